@@ -1,0 +1,11 @@
+DROP TABLE project_divisions;
+DROP TABLE project_appearances;
+DROP TABLE projects;
+DROP TABLE kpis;
+DROP TABLE initiatives;
+DROP TABLE measures;
+DROP TABLE goals;
+DROP TABLE divisions;
+DROP TABLE departments;
+DROP TABLE source_corrections;
+DROP TABLE plans;

@@ -1,0 +1,110 @@
+//! HTTP: request parsing, response views and handlers, one file per resource.
+
+pub mod departments;
+pub mod goals;
+pub mod health;
+pub mod kpis;
+pub mod plans;
+pub mod projects;
+mod query;
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse};
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::db::{Listing, Page};
+pub use query::{CommonParams, PageParams, QueryParams};
+
+/// Base path of the versioned API.
+pub const API_BASE: &str = "/api/v1";
+
+/// Registers every handler; utoipa-actix-web collects their OpenAPI paths as it goes.
+pub fn configure(config: &mut ServiceConfig) {
+    config
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(
+            utoipa_actix_web::scope(API_BASE)
+                .service(plans::list)
+                .service(plans::get)
+                .service(goals::list_goals)
+                .service(goals::get_goal)
+                .service(goals::list_measures)
+                .service(goals::get_measure)
+                .service(goals::list_initiatives)
+                .service(goals::get_initiative)
+                .service(kpis::list)
+                .service(kpis::get)
+                .service(projects::list)
+                .service(projects::get)
+                .service(departments::list_departments)
+                .service(departments::get_department)
+                .service(departments::list_divisions)
+                .service(departments::get_division),
+        );
+}
+
+/// One page of a collection.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Collection<T: ToSchema> {
+    /// The records on this page.
+    pub items: Vec<T>,
+    /// How many records match the filters, over all pages.
+    #[schema(example = 45)]
+    pub total: i64,
+    /// The page size used.
+    #[schema(example = 50)]
+    pub limit: i64,
+    /// How many matching records precede this page.
+    #[schema(example = 0)]
+    pub offset: i64,
+}
+
+/// Answers a page of a collection, with an RFC 8288 `Link` header to the next and previous pages.
+pub fn collection<R, T>(request: &HttpRequest, page: Page, listing: Listing<R>) -> HttpResponse
+where
+    T: From<R> + ToSchema + Serialize,
+{
+    let body = Collection {
+        items: listing.items.into_iter().map(T::from).collect::<Vec<T>>(),
+        total: listing.total,
+        limit: page.limit,
+        offset: page.offset,
+    };
+    let mut links = Vec::new();
+    if page.offset + page.limit < listing.total {
+        links.push(page_link(request, page.offset + page.limit, "next"));
+    }
+    if page.offset > 0 {
+        links.push(page_link(
+            request,
+            (page.offset - page.limit).max(0),
+            "prev",
+        ));
+    }
+    let mut response = HttpResponse::Ok();
+    if !links.is_empty() {
+        response.insert_header((header::LINK, links.join(", ")));
+    }
+    response.json(body)
+}
+
+/// The request's own URL with another `offset`, every other parameter kept.
+fn page_link(request: &HttpRequest, offset: i64, rel: &str) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in url::form_urlencoded::parse(request.query_string().as_bytes()) {
+        if key != "offset" {
+            query.append_pair(&key, &value);
+        }
+    }
+    query.append_pair("offset", &offset.to_string());
+    format!("<{}?{}>; rel=\"{rel}\"", request.path(), query.finish())
+}
+
+/// Timestamps are stored as UTC without a zone; the API states the zone.
+pub fn utc(timestamp: NaiveDateTime) -> DateTime<Utc> {
+    DateTime::from_naive_utc_and_offset(timestamp, Utc)
+}

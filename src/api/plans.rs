@@ -1,0 +1,149 @@
+//! `/plans`: the strategy documents.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::{collection, utc, Collection, PageParams, QueryParams};
+use crate::db::plans::{self, CorrectionRow, PlanFilter, PlanRow};
+use crate::db::Database;
+use crate::error::{ApiError, ItemErrors, ListErrors};
+
+/// A strategy document of a municipality.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Plan {
+    #[schema(example = 1)]
+    pub id: i64,
+    /// Stable code of the plan.
+    #[schema(example = "atsugi-2")]
+    pub code: String,
+    /// The name as published.
+    #[schema(example = "第2期厚木市まち・ひと・しごと創生総合戦略")]
+    pub name: String,
+    /// Title of the source document this data comes from.
+    #[schema(
+        example = "第2期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧"
+    )]
+    pub document_title: String,
+    /// Local government code (6 digits with check digit).
+    #[schema(example = "142123")]
+    pub municipality_code: String,
+    #[schema(example = "厚木市")]
+    pub municipality_name: String,
+    #[schema(example = "神奈川県")]
+    pub prefecture: String,
+    /// First fiscal year of the plan period.
+    #[schema(example = 2021)]
+    pub period_start_year: i32,
+    /// Last fiscal year of the plan period.
+    #[schema(example = 2026)]
+    pub period_end_year: i32,
+    /// When this record last changed (UTC).
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A plan with the corrections made to its published text.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PlanDetail {
+    #[serde(flatten)]
+    pub plan: Plan,
+    /// Evident typos of the published document that the data corrects, each with the published form.
+    pub corrections: Vec<SourceCorrection>,
+}
+
+/// A correction of the published text: what was published, what the data says instead, and why.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SourceCorrection {
+    /// The corrected record, e.g. `division D09-05`.
+    #[schema(example = "division D09-05")]
+    pub record: String,
+    #[schema(example = "department")]
+    pub field: String,
+    #[schema(example = "子ども未来部")]
+    pub published: String,
+    #[schema(example = "こども未来部")]
+    pub normalised: String,
+    pub reason: String,
+}
+
+impl From<PlanRow> for Plan {
+    fn from(row: PlanRow) -> Self {
+        Plan {
+            id: row.id,
+            code: row.code,
+            name: row.name,
+            document_title: row.document_title,
+            municipality_code: row.municipality_code,
+            municipality_name: row.municipality_name,
+            prefecture: row.prefecture,
+            period_start_year: row.period_start_year,
+            period_end_year: row.period_end_year,
+            updated_at: utc(row.updated_at),
+        }
+    }
+}
+
+impl From<CorrectionRow> for SourceCorrection {
+    fn from(row: CorrectionRow) -> Self {
+        SourceCorrection {
+            record: row.record,
+            field: row.field,
+            published: row.published,
+            normalised: row.normalised,
+            reason: row.reason,
+        }
+    }
+}
+
+/// Plan filter: by code only (a plan is its own plan).
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlanParams {
+    /// Only the plan with this code.
+    #[param(example = "atsugi-2")]
+    pub code: Option<String>,
+}
+
+/// List plans.
+#[utoipa::path(
+    tag = "plans",
+    params(PlanParams, PageParams),
+    responses(
+        (status = 200, description = "A page of plans", body = Collection<Plan>),
+        ListErrors,
+    )
+)]
+#[get("/plans")]
+pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(request.query_string())?;
+    let filter = PlanFilter {
+        code: params.text("code")?,
+    };
+    let page = params.page()?;
+    params.finish()?;
+    let listing = db.run(move |conn| plans::list(conn, &filter, page)).await?;
+    Ok(collection::<_, Plan>(&request, page, listing))
+}
+
+/// Get one plan, with the corrections made to its published text.
+#[utoipa::path(
+    tag = "plans",
+    params(("id" = i64, Path, description = "Plan id", example = 1)),
+    responses(
+        (status = 200, description = "The plan", body = PlanDetail),
+        ItemErrors,
+    )
+)]
+#[get("/plans/{id}")]
+pub async fn get(
+    db: web::Data<Database>,
+    id: web::Path<i64>,
+) -> Result<web::Json<PlanDetail>, ApiError> {
+    let id = id.into_inner();
+    let (plan, corrections) = db.run(move |conn| plans::get(conn, id)).await?;
+    Ok(web::Json(PlanDetail {
+        plan: plan.into(),
+        corrections: corrections.into_iter().map(Into::into).collect(),
+    }))
+}

@@ -1,0 +1,214 @@
+//! Query-string parsing with errors that name the parameter, and no unknown parameter let through.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+use utoipa::IntoParams;
+
+use crate::db::goals::CommonFilter;
+use crate::db::Page;
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: i64 = 50;
+pub const MAX_LIMIT: i64 = 500;
+/// Longest accepted value of a text parameter (`q`, `code`), in characters.
+pub const MAX_TEXT_LENGTH: usize = 200;
+
+/// Filters every collection has.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CommonParams {
+    /// Only records of this plan (its id).
+    #[param(example = 1, minimum = 1)]
+    pub plan: Option<i64>,
+    /// Only the record with this code, e.g. `1-2-1` for an initiative or `P001` for a project.
+    #[param(example = "1")]
+    pub code: Option<String>,
+}
+
+/// Paging of every collection.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size: 1 to 500, default 50.
+    #[param(minimum = 1, maximum = 500, default = 50)]
+    pub limit: Option<i64>,
+    /// Records to skip, default 0.
+    #[param(minimum = 0, default = 0)]
+    pub offset: Option<i64>,
+}
+
+/// The parameters of one request, taken one by one by name; whatever is left over is an error.
+#[derive(Debug)]
+pub struct QueryParams {
+    values: BTreeMap<String, String>,
+}
+
+impl QueryParams {
+    pub fn parse(query_string: &str) -> Result<Self, ApiError> {
+        let mut values = BTreeMap::new();
+        for (key, value) in url::form_urlencoded::parse(query_string.as_bytes()) {
+            if values.insert(key.to_string(), value.to_string()).is_some() {
+                return Err(ApiError::bad_request(key, "is given more than once"));
+            }
+        }
+        Ok(QueryParams { values })
+    }
+
+    /// A record id: a positive integer.
+    pub fn id(&mut self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.values.remove(name) {
+            None => Ok(None),
+            Some(text) => match text.parse::<i64>() {
+                Ok(id) if id >= 1 => Ok(Some(id)),
+                _ => Err(ApiError::bad_request(
+                    name,
+                    format!("must be a positive integer id, not `{}`", shorten(&text)),
+                )),
+            },
+        }
+    }
+
+    /// A non-empty text of at most `MAX_TEXT_LENGTH` characters.
+    pub fn text(&mut self, name: &str) -> Result<Option<String>, ApiError> {
+        match self.values.remove(name) {
+            None => Ok(None),
+            Some(text) if text.trim().is_empty() => {
+                Err(ApiError::bad_request(name, "must not be empty"))
+            }
+            Some(text) if text.chars().count() > MAX_TEXT_LENGTH => Err(ApiError::bad_request(
+                name,
+                format!("must be at most {MAX_TEXT_LENGTH} characters"),
+            )),
+            Some(text) if text.chars().any(char::is_control) => Err(ApiError::bad_request(
+                name,
+                "must not contain control characters",
+            )),
+            Some(text) => Ok(Some(text)),
+        }
+    }
+
+    /// A value from a fixed set.
+    pub fn choice<T: std::str::FromStr<Err = String>>(
+        &mut self,
+        name: &str,
+    ) -> Result<Option<T>, ApiError> {
+        match self.values.remove(name) {
+            None => Ok(None),
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|message| ApiError::bad_request(name, message)),
+        }
+    }
+
+    pub fn common(&mut self) -> Result<CommonFilter, ApiError> {
+        Ok(CommonFilter {
+            plan: self.id("plan")?,
+            code: self.text("code")?,
+        })
+    }
+
+    pub fn page(&mut self) -> Result<Page, ApiError> {
+        let limit = self
+            .bounded("limit", 1, MAX_LIMIT)?
+            .unwrap_or(DEFAULT_LIMIT);
+        let offset = self.bounded("offset", 0, i64::from(i32::MAX))?.unwrap_or(0);
+        Ok(Page { limit, offset })
+    }
+
+    fn bounded(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+        match self.values.remove(name) {
+            None => Ok(None),
+            Some(text) => match text.parse::<i64>() {
+                Ok(value) if (min..=max).contains(&value) => Ok(Some(value)),
+                _ => Err(ApiError::bad_request(
+                    name,
+                    format!(
+                        "must be an integer from {min} to {max}, not `{}`",
+                        shorten(&text)
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// Fails on any parameter no one asked for: a misspelt filter must not silently return everything.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.values.is_empty() {
+            return Ok(());
+        }
+        let errors = self
+            .values
+            .keys()
+            .map(|name| crate::error::FieldError {
+                field: shorten(name),
+                message: "is not a parameter of this endpoint".into(),
+            })
+            .collect::<Vec<_>>();
+        let names = errors
+            .iter()
+            .map(|error| format!("`{}`", error.field))
+            .collect::<Vec<_>>();
+        Err(ApiError::BadRequest {
+            detail: format!("unknown query parameter(s): {}", names.join(", ")),
+            errors,
+        })
+    }
+}
+
+/// Echoes at most a short prefix of client input in error messages.
+fn shorten(text: &str) -> String {
+    const SHOWN: usize = 40;
+    if text.chars().count() <= SHOWN {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(SHOWN).collect::<String>())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_defaults_and_bounds() {
+        let page = QueryParams::parse("").unwrap().page().unwrap();
+        assert_eq!((page.limit, page.offset), (50, 0));
+        for bad in [
+            "limit=0",
+            "limit=501",
+            "limit=-1",
+            "limit=abc",
+            "offset=-1",
+            "limit=1e3",
+        ] {
+            assert!(QueryParams::parse(bad).unwrap().page().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_errors() {
+        let mut params = QueryParams::parse("goal=1&colour=red").unwrap();
+        assert_eq!(params.id("goal").unwrap(), Some(1));
+        let error = params.finish().unwrap_err().to_string();
+        assert!(error.contains("`colour`"), "{error}");
+        assert!(QueryParams::parse("goal=1&goal=2").is_err());
+    }
+
+    #[test]
+    fn ids_are_positive_integers() {
+        for bad in [
+            "goal=x",
+            "goal=0",
+            "goal=-3",
+            "goal=1.5",
+            "goal=99999999999999999999",
+        ] {
+            assert!(
+                QueryParams::parse(bad).unwrap().id("goal").is_err(),
+                "{bad}"
+            );
+        }
+    }
+}

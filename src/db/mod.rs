@@ -1,0 +1,298 @@
+//! Storage: one connection type for SQLite and Postgres, the pool, migrations, and the queries per resource.
+
+pub mod departments;
+pub mod goals;
+pub mod kpis;
+pub mod plans;
+pub mod projects;
+pub mod schema;
+pub mod seed;
+
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::{self, R2D2Connection};
+use diesel::{Connection, PgConnection, SqliteConnection};
+use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
+
+use crate::error::ApiError;
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to whichever backend `DATABASE_URL` names.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Sqlite(SqliteConnection),
+    Postgres(PgConnection),
+}
+
+/// The backend type every query is written for.
+pub type Db = <DbConnection as Connection>::Backend;
+
+/// The backend, chosen from the URL scheme (never by trying one after the other, which would
+/// report an unreachable Postgres as a bad SQLite path).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite { path: String },
+    Postgres { url: String },
+}
+
+impl Backend {
+    pub fn from_url(url: &str) -> Self {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Backend::Postgres {
+                url: url.to_string(),
+            }
+        } else {
+            let path = url
+                .strip_prefix("sqlite://")
+                .or_else(|| url.strip_prefix("sqlite:"))
+                .unwrap_or(url);
+            Backend::Sqlite {
+                path: path.to_string(),
+            }
+        }
+    }
+
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite { .. } => "sqlite",
+            Backend::Postgres { .. } => "postgres",
+        }
+    }
+
+    /// For logs: the URL without any password.
+    pub fn display(&self) -> String {
+        match self {
+            Backend::Sqlite { path } => format!("sqlite {path}"),
+            Backend::Postgres { url } => match url::Url::parse(url) {
+                Ok(mut parsed) => {
+                    if parsed.password().is_some() {
+                        let _ = parsed.set_password(Some("***"));
+                    }
+                    format!("postgres {parsed}")
+                }
+                Err(_) => "postgres (unparseable URL)".to_string(),
+            },
+        }
+    }
+
+    pub fn connect(&self) -> Result<DbConnection, diesel::ConnectionError> {
+        match self {
+            Backend::Postgres { url } => PgConnection::establish(url).map(DbConnection::Postgres),
+            Backend::Sqlite { path } => {
+                let mut conn = SqliteConnection::establish(path)?;
+                // WAL lets readers go on while one writer writes; foreign keys are off by default in SQLite.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .map_err(diesel::ConnectionError::CouldntSetupConfiguration)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+}
+
+/// Opens connections for the pool with the backend picked from the URL.
+#[derive(Debug)]
+pub struct Manager {
+    backend: Backend,
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        self.backend.connect().map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || conn.is_broken()
+    }
+}
+
+pub type DbPool = r2d2::Pool<Manager>;
+
+/// The pool, and the one way handlers reach it: off the async workers.
+#[derive(Clone)]
+pub struct Database {
+    pool: DbPool,
+    backend: Backend,
+}
+
+impl Database {
+    /// Builds the pool without connecting: the service starts even while the database is away,
+    /// and `/readyz` says so.
+    pub fn new(url: &str, size: u32, timeout: Duration) -> Self {
+        let backend = Backend::from_url(url);
+        let pool = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(1))
+            .connection_timeout(timeout)
+            .test_on_check_out(false)
+            .build_unchecked(Manager {
+                backend: backend.clone(),
+            });
+        Database { pool, backend }
+    }
+
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
+    pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        actix_web::web::block(move || {
+            let mut conn = pool.get()?;
+            work(&mut conn)
+        })
+        .await?
+    }
+
+    /// The same, for commands that run outside the HTTP server.
+    pub fn run_blocking<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let mut conn = self.pool.get()?;
+        work(&mut conn)
+    }
+}
+
+/// Applies pending migrations of the connection's backend. On Postgres an advisory lock keeps
+/// several instances starting at once from racing each other.
+pub fn migrate(conn: &mut DbConnection) -> Result<(), ApiError> {
+    let failed = |error: Box<dyn std::error::Error + Send + Sync>| {
+        ApiError::Internal(format!("migration failed: {error}"))
+    };
+    match conn {
+        DbConnection::Sqlite(conn) => conn
+            .run_pending_migrations(SQLITE_MIGRATIONS)
+            .map(|_| ())
+            .map_err(failed),
+        DbConnection::Postgres(conn) => {
+            const MIGRATION_LOCK: i64 = 0x5354_5241_5445_4759; // "STRATEGY"
+            conn.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+            let result = conn
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|_| ())
+                .map_err(failed);
+            conn.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+            result
+        }
+    }
+}
+
+/// `SELECT 1`: does the database answer?
+pub fn ping(conn: &mut DbConnection) -> Result<(), ApiError> {
+    conn.batch_execute("SELECT 1").map_err(ApiError::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backend_follows_the_url_scheme() {
+        assert_eq!(
+            Backend::from_url("strategy.sqlite3"),
+            Backend::Sqlite {
+                path: "strategy.sqlite3".into()
+            }
+        );
+        assert_eq!(
+            Backend::from_url("sqlite:///tmp/a.db"),
+            Backend::Sqlite {
+                path: "/tmp/a.db".into()
+            }
+        );
+        assert_eq!(Backend::from_url("postgres://u@h/db").name(), "postgres");
+        assert_eq!(Backend::from_url("postgresql://u@h/db").name(), "postgres");
+    }
+
+    #[test]
+    fn logged_urls_hide_passwords() {
+        let shown = Backend::from_url("postgres://app:secret@db:5432/strategy").display();
+        assert!(!shown.contains("secret"), "{shown}");
+        assert!(shown.contains("app:***@db"), "{shown}");
+    }
+}
+
+/// Now, in UTC, to the microsecond: what both backends store alike.
+pub fn now() -> chrono::NaiveDateTime {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now().naive_utc();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}
+
+/// Which slice of a collection to return.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// One page of a collection and the size of the whole filtered collection.
+#[derive(Debug)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub total: i64,
+}
+
+/// Counts and loads one page of `$query` (an expression building the filtered boxed query,
+/// evaluated once for the count and once for the rows), in a stable order.
+macro_rules! load_page {
+    ($conn:expr, $query:expr, $row:ty, $order:expr, $page:expr) => {{
+        use diesel::prelude::*;
+        let total: i64 = $query.count().get_result($conn)?;
+        let items = $query
+            .select(<$row>::as_select())
+            .order($order)
+            .limit($page.limit)
+            .offset($page.offset)
+            .load::<$row>($conn)?;
+        $crate::db::Listing { items, total }
+    }};
+}
+pub(crate) use load_page;
+
+/// Loads one row by id, or a 404 naming the resource.
+macro_rules! find_row {
+    ($conn:expr, $table:ident, $row:ty, $resource:literal, $id:expr) => {{
+        use diesel::prelude::*;
+        $table::table
+            .find($id)
+            .select(<$row>::as_select())
+            .first::<$row>($conn)
+            .optional()?
+            .ok_or_else(|| $crate::error::ApiError::not_found($resource, $id))?
+    }};
+}
+pub(crate) use find_row;
+
+/// Applies the filters every collection has (`plan`, `code`) to a boxed query of `$table`.
+macro_rules! filter_common {
+    ($query:ident, $table:ident, $filter:expr) => {{
+        use diesel::prelude::*;
+        if let Some(plan) = $filter.plan {
+            $query = $query.filter($table::plan_id.eq(plan));
+        }
+        if let Some(code) = &$filter.code {
+            $query = $query.filter($table::code.eq(code.clone()));
+        }
+    }};
+}
+pub(crate) use filter_common;

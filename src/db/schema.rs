@@ -1,0 +1,177 @@
+//! One portable schema for both backends (written by hand: `diesel print-schema` would differ per backend).
+
+diesel::table! {
+    plans (id) {
+        id -> BigInt,
+        code -> Text,
+        name -> Text,
+        document_title -> Text,
+        municipality_code -> Text,
+        municipality_name -> Text,
+        prefecture -> Text,
+        period_start_year -> Integer,
+        period_end_year -> Integer,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    source_corrections (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        record -> Text,
+        field -> Text,
+        published -> Text,
+        normalised -> Text,
+        reason -> Text,
+    }
+}
+
+diesel::table! {
+    departments (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        code -> Text,
+        name -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    divisions (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        department_id -> BigInt,
+        code -> Text,
+        name -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    goals (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        code -> Text,
+        number -> Integer,
+        category -> Text,
+        title -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    measures (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        goal_id -> BigInt,
+        code -> Text,
+        number -> Integer,
+        title -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    initiatives (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        measure_id -> BigInt,
+        code -> Text,
+        number -> Integer,
+        title -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    kpis (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        initiative_id -> BigInt,
+        code -> Text,
+        name -> Text,
+        unit -> Text,
+        cumulative -> Bool,
+        direction -> Text,
+        baseline_value -> Nullable<Text>,
+        baseline_year -> Integer,
+        baseline_year_type -> Text,
+        target_value -> Nullable<Text>,
+        target_year -> Integer,
+        target_year_type -> Text,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    projects (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        code -> Text,
+        name -> Text,
+        account -> Nullable<Text>,
+        search_text -> Text,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    project_appearances (id) {
+        id -> BigInt,
+        project_id -> BigInt,
+        initiative_id -> BigInt,
+        position -> Integer,
+        description -> Text,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
+    project_divisions (project_id, division_id) {
+        project_id -> BigInt,
+        division_id -> BigInt,
+        position -> Integer,
+    }
+}
+
+diesel::joinable!(source_corrections -> plans (plan_id));
+diesel::joinable!(divisions -> departments (department_id));
+diesel::joinable!(measures -> goals (goal_id));
+diesel::joinable!(initiatives -> measures (measure_id));
+diesel::joinable!(kpis -> initiatives (initiative_id));
+diesel::joinable!(project_appearances -> projects (project_id));
+diesel::joinable!(project_appearances -> initiatives (initiative_id));
+diesel::joinable!(project_divisions -> projects (project_id));
+diesel::joinable!(project_divisions -> divisions (division_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    plans,
+    source_corrections,
+    departments,
+    divisions,
+    goals,
+    measures,
+    initiatives,
+    kpis,
+    projects,
+    project_appearances,
+    project_divisions,
+);

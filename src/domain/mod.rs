@@ -1,0 +1,5 @@
+//! Rules that are neither HTTP nor SQL.
+
+pub mod era;
+pub mod kpi;
+pub mod text;

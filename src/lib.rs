@@ -1,0 +1,10 @@
+//! `strategy-api`: Atsugi City's second regional-revitalization strategy as a JSON REST API.
+
+pub mod api;
+pub mod config;
+pub mod dataset;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod openapi;
+pub mod startup;

@@ -1,0 +1,144 @@
+//! Builds the application and binds its listener (port 0 in tests).
+
+use std::net::TcpListener;
+
+use actix_web::dev::{ResourceDef, Server, ServiceResponse};
+use actix_web::http::{header, Method};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::{web, App, HttpRequest, HttpServer};
+use utoipa_actix_web::AppExt;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::Config;
+use crate::db::Database;
+use crate::error::{problem_response, ApiError, PROBLEM_JSON};
+use crate::{api, openapi};
+
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl Application {
+    /// Binds `config.bind` and prepares the server; `run_until_stopped` serves.
+    pub fn build(config: &Config, database: Database) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(&config.bind)?;
+        let port = listener.local_addr()?.port();
+        let document = openapi::document();
+        let routes = web::Data::new(RouteTable::new(&document));
+        let database = web::Data::new(database);
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .wrap(ErrorHandlers::new().default_handler(problem_for_framework_error))
+                .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
+                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .app_data(database.clone())
+                .app_data(routes.clone())
+                .app_data(web::PathConfig::default().error_handler(|_, _| {
+                    ApiError::bad_request("id", "must be a positive integer id").into()
+                }))
+                .into_utoipa_app()
+                .configure(api::configure)
+                .into_app()
+                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+                .default_service(web::to(no_route))
+        })
+        .listen(listener)?;
+        if let Some(workers) = config.workers {
+            server = server.workers(workers);
+        }
+        Ok(Application {
+            server: server.run(),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// The methods each documented path answers: tells a 405 from a 404.
+pub struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
+
+impl RouteTable {
+    fn new(document: &utoipa::openapi::OpenApi) -> Self {
+        let routes = document
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let methods = [
+                    (Method::GET, item.get.is_some()),
+                    (Method::POST, item.post.is_some()),
+                    (Method::PUT, item.put.is_some()),
+                    (Method::PATCH, item.patch.is_some()),
+                    (Method::DELETE, item.delete.is_some()),
+                ]
+                .into_iter()
+                .filter_map(|(method, present)| present.then_some(method))
+                .collect();
+                (ResourceDef::new(path.as_str()), methods)
+            })
+            .collect();
+        RouteTable(routes)
+    }
+
+    fn allowed(&self, path: &str) -> Option<String> {
+        self.0
+            .iter()
+            .find(|(def, _)| def.is_match(path))
+            .map(|(_, methods)| {
+                methods
+                    .iter()
+                    .map(Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+    }
+}
+
+/// Nothing matched: a known path with another method is a 405, anything else a 404.
+async fn no_route(
+    request: HttpRequest,
+    routes: web::Data<RouteTable>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    Err(match routes.allowed(request.path()) {
+        Some(allowed) => ApiError::MethodNotAllowed {
+            method: request.method().to_string(),
+            allowed,
+        },
+        None => ApiError::NoRoute {
+            path: request.path().chars().take(200).collect(),
+        },
+    })
+}
+
+/// Errors that actix raises itself (a body too large, a bad header) become problem documents too.
+fn problem_for_framework_error<B>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
+    }
+    let status = response.status();
+    let detail = match response.response().error() {
+        Some(error) if status.is_client_error() => error.to_string(),
+        _ => status.canonical_reason().unwrap_or("error").to_lowercase(),
+    };
+    let (request, _) = response.into_parts();
+    let problem = problem_response(status, detail, Vec::new());
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, problem).map_into_right_body(),
+    ))
+}
