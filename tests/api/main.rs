@@ -1,1 +1,16 @@
+//! One integration-test binary: the real app over HTTP on a random port, on SQLite and Postgres.
 
+#[macro_use]
+mod helpers;
+
+mod departments;
+mod errors;
+mod fidelity;
+mod health;
+mod hierarchy;
+mod kpis;
+mod openapi;
+mod paging;
+mod plans;
+mod projects;
+mod seeding;

@@ -1,0 +1,248 @@
+//! Spawns the real application on a random port over a real database, for every test.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::Value;
+use strategy_api::config::Config;
+use strategy_api::dataset::Dataset;
+use strategy_api::db::{self, seed, Database};
+use strategy_api::startup::Application;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs a test body against SQLite and, when `TEST_POSTGRES_URL` is set, against Postgres:
+/// one body, two tests (`name::sqlite`, `name::postgres`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($(#[$meta:meta])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[$meta])*
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn run($backend: $crate::helpers::Backend) $body
+
+            #[tokio::test]
+            async fn sqlite() {
+                run($crate::helpers::Backend::Sqlite).await
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if $crate::helpers::postgres_server_url().is_none() {
+                    eprintln!("skipped: TEST_POSTGRES_URL is not set");
+                    return;
+                }
+                run($crate::helpers::Backend::Postgres).await
+            }
+        }
+    };
+}
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    /// GETs a path that must answer 200 with JSON.
+    pub async fn json(&self, path: &str) -> Value {
+        let response = self.get(path).await;
+        let status = response.status();
+        let body = response.text().await.expect("body read");
+        assert_eq!(status, 200, "GET {path} answered {status}: {body}");
+        serde_json::from_str(&body).expect("JSON body")
+    }
+
+    /// Every item of a collection, following the pages.
+    pub async fn all(&self, collection: &str) -> Vec<Value> {
+        let separator = if collection.contains('?') { '&' } else { '?' };
+        let mut items = Vec::new();
+        loop {
+            let page = self
+                .json(&format!(
+                    "{collection}{separator}limit=500&offset={}",
+                    items.len()
+                ))
+                .await;
+            let batch = page["items"].as_array().expect("items").clone();
+            let total = page["total"].as_u64().expect("total") as usize;
+            items.extend(batch);
+            if items.len() >= total {
+                return items;
+            }
+        }
+    }
+}
+
+/// The Postgres server tests may create databases on.
+pub fn postgres_server_url() -> Option<String> {
+    std::env::var("TEST_POSTGRES_URL")
+        .ok()
+        .filter(|url| !url.is_empty())
+}
+
+/// The app over this run's shared, seeded database of the backend (for tests that only read).
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    static SQLITE: OnceLock<String> = OnceLock::new();
+    static POSTGRES: OnceLock<String> = OnceLock::new();
+    let cell = match backend {
+        Backend::Sqlite => &SQLITE,
+        Backend::Postgres => &POSTGRES,
+    };
+    let url = cell.get_or_init(|| seeded_database(backend)).clone();
+    spawn_app_on(&url).await
+}
+
+/// A new, migrated and seeded database of its own.
+pub fn seeded_database(backend: Backend) -> String {
+    let url = fresh_database(backend);
+    let database = Database::new(&url, 2, Duration::from_secs(10));
+    database
+        .run_blocking(|conn| {
+            db::migrate(conn)?;
+            seed::seed(conn, &Dataset::atsugi_2())
+        })
+        .expect("database migrated and seeded");
+    url
+}
+
+/// A new, empty database: a SQLite file or a Postgres database named after this process.
+pub fn fresh_database(backend: Backend) -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let pid = std::process::id();
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    match backend {
+        Backend::Sqlite => {
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("test-databases");
+            std::fs::create_dir_all(&dir).expect("test database directory");
+            remove_stale(&dir);
+            dir.join(format!("strategy_test_{pid}_{n}.sqlite3"))
+                .display()
+                .to_string()
+        }
+        Backend::Postgres => {
+            let server = postgres_server_url().expect("TEST_POSTGRES_URL");
+            let name = format!("strategy_test_{pid}_{n}");
+            admin(&server, &format!("CREATE DATABASE {name}"));
+            let mut url = url::Url::parse(&server).expect("TEST_POSTGRES_URL is a URL");
+            url.set_path(&name);
+            url.to_string()
+        }
+    }
+}
+
+fn admin(server: &str, statement: &str) {
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+    let mut conn = diesel::PgConnection::establish(server).expect("TEST_POSTGRES_URL reachable");
+    conn.batch_execute(statement)
+        .unwrap_or_else(|error| panic!("{statement}: {error}"));
+}
+
+/// Test databases of runs whose process is gone are removed, so they never pile up.
+fn remove_stale(dir: &std::path::Path) {
+    static ONCE: OnceLock<()> = OnceLock::new();
+    ONCE.get_or_init(|| {
+        let alive = |pid: &str| std::path::Path::new("/proc").join(pid).exists();
+        if let Ok(entries) = std::fs::read_dir(dir) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name
+                    .strip_prefix("strategy_test_")
+                    .and_then(|rest| rest.split('_').next())
+                {
+                    if !alive(pid) {
+                        let _ = std::fs::remove_file(entry.path());
+                    }
+                }
+            }
+        }
+        if let Some(server) = postgres_server_url() {
+            use diesel::prelude::*;
+            #[derive(QueryableByName)]
+            struct Name {
+                #[diesel(sql_type = diesel::sql_types::Text)]
+                datname: String,
+            }
+            let mut conn =
+                diesel::PgConnection::establish(&server).expect("TEST_POSTGRES_URL reachable");
+            let names: Vec<Name> = diesel::sql_query(
+                "SELECT datname FROM pg_database WHERE datname LIKE 'strategy\\_test\\_%'",
+            )
+            .load(&mut conn)
+            .unwrap_or_default();
+            for Name { datname } in names {
+                let pid = datname
+                    .trim_start_matches("strategy_test_")
+                    .split('_')
+                    .next()
+                    .unwrap_or("");
+                if !alive(pid) {
+                    admin(
+                        &server,
+                        &format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"),
+                    );
+                }
+            }
+        }
+    });
+}
+
+/// The app on a given database URL, on a random port.
+pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    let mut config = Config::with_database(database_url);
+    config.bind = "127.0.0.1:0".into();
+    config.workers = Some(1);
+    config.pool_size = 4;
+    config.pool_timeout_secs = 2;
+    let database = Database::new(
+        &config.database_url,
+        config.pool_size,
+        config.pool_timeout(),
+    );
+    let application = Application::build(&config, database).expect("application builds");
+    let address = format!("http://127.0.0.1:{}", application.port());
+    tokio::spawn(application.run_until_stopped());
+    TestApp {
+        address,
+        client: reqwest::Client::new(),
+    }
+}
+
+/// Asserts a problem+json response with this status, and returns its body.
+pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
+    assert_eq!(response.status(), status, "status of {}", response.url());
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    assert_eq!(content_type, "application/problem+json");
+    let body: Value = response.json().await.expect("problem body is JSON");
+    assert_eq!(body["status"], status);
+    assert!(
+        body["title"].is_string() && body["detail"].is_string(),
+        "{body}"
+    );
+    body
+}

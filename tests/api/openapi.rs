@@ -1,0 +1,57 @@
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+#[test]
+fn the_committed_openapi_document_matches_the_code() {
+    let committed =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json"))
+            .unwrap_or_default();
+    let generated = strategy_api::openapi::document_json();
+    assert!(
+        committed == generated,
+        "openapi/openapi.json is out of date: regenerate it with \
+         `cargo run --quiet -- openapi > openapi/openapi.json` and commit it"
+    );
+}
+
+on_both_backends! {
+    /// The served document is the generated one, and Swagger UI is at /docs/.
+    async fn the_service_serves_its_document_and_swagger_ui(backend) {
+        let app = spawn_app(backend).await;
+        let served = app.json("/openapi.json").await;
+        let generated: Value = serde_json::from_str(&strategy_api::openapi::document_json()).unwrap();
+        assert_eq!(served, generated);
+        let docs = app.get("/docs/").await;
+        assert_eq!(docs.status(), 200);
+        assert!(docs.text().await.unwrap().contains("swagger"), "Swagger UI page");
+    }
+}
+
+on_both_backends! {
+    /// Every documented query parameter is accepted, and the code accepts no undocumented one.
+    async fn documented_parameters_are_exactly_the_accepted_ones(backend) {
+        let app = spawn_app(backend).await;
+        let document: Value = serde_json::from_str(&strategy_api::openapi::document_json()).unwrap();
+        let mut checked = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if path.contains('{') {
+                continue;
+            }
+            let Some(parameters) = item["get"]["parameters"].as_array() else { continue };
+            for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+                let name = parameter["name"].as_str().unwrap();
+                let value = match parameter["schema"]["type"].as_str().or(parameter["schema"]["type"][0].as_str()) {
+                    Some("integer") => "1".to_string(),
+                    _ => parameter["example"].as_str().unwrap_or("x").to_string(),
+                };
+                let response = app.client.get(app.url(path)).query(&[(name, value.as_str())]).send().await.unwrap();
+                assert_eq!(response.status(), 200, "GET {path}?{name}={value}");
+                checked += 1;
+            }
+            let response = app.get(&format!("{path}?undocumented=1")).await;
+            assert_eq!(response.status(), 400, "GET {path}?undocumented=1");
+        }
+        assert!(checked >= 30, "only {checked} parameters checked");
+    }
+}
