@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 /// Settings shared by every command. Each has an environment variable and a working default.
-#[derive(clap::Args, Clone, Debug)]
+// No `Debug`: the configuration holds the signing secret, which must never reach a log.
+#[derive(clap::Args, Clone)]
 pub struct Config {
     /// Database: a SQLite file path (or `sqlite://path`), or a `postgres://` URL.
     #[arg(
@@ -29,6 +30,45 @@ pub struct Config {
     /// HTTP worker threads (default: one per core).
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,
+
+    /// HS256 signing secret for API tokens (at least 32 bytes). Without it and without a public key,
+    /// the service is read-only.
+    #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
+    pub jwt_secret: Option<String>,
+
+    /// PEM public key of an identity provider whose tokens are accepted (EdDSA or RS256).
+    #[arg(long, env = "JWT_PUBLIC_KEY_FILE", global = true)]
+    pub jwt_public_key_file: Option<std::path::PathBuf>,
+
+    /// Algorithm of `JWT_PUBLIC_KEY_FILE`: `EdDSA` or `RS256`.
+    #[arg(long, env = "JWT_PUBLIC_KEY_ALG", default_value = "EdDSA", value_parser = ["EdDSA", "RS256"], global = true)]
+    pub jwt_public_key_alg: String,
+
+    /// Required `iss` of tokens (and the issuer of tokens this service issues).
+    #[arg(
+        long,
+        env = "JWT_ISSUER",
+        default_value = "strategy-api",
+        global = true
+    )]
+    pub jwt_issuer: String,
+
+    /// Required `aud` of tokens.
+    #[arg(
+        long,
+        env = "JWT_AUDIENCE",
+        default_value = "strategy-api",
+        global = true
+    )]
+    pub jwt_audience: String,
+
+    /// Clock skew tolerated on `exp` and `nbf`, in seconds.
+    #[arg(long, env = "JWT_LEEWAY_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
+    pub jwt_leeway_secs: u64,
+
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216), global = true)]
+    pub max_body_bytes: u64,
 
     /// Log filter, in env_logger's syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]

@@ -21,6 +21,20 @@ pub enum ApiError {
     NoRoute { path: String },
     #[error("{method} is not allowed here; allowed: {allowed}")]
     MethodNotAllowed { method: String, allowed: String },
+    #[error("a valid bearer token is required")]
+    Unauthorized { invalid_token: bool },
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("writes are disabled: this instance has no token signing key configured")]
+    WritesDisabled,
+    #[error("this request needs an If-Match header with the record's current ETag")]
+    PreconditionRequired,
+    #[error("the record has changed since the ETag given in If-Match; fetch it again")]
+    PreconditionFailed,
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the body must be application/json")]
+    UnsupportedMediaType,
     #[error("the database is unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -73,6 +87,18 @@ impl ApiError {
         }
     }
 
+    /// A body field that does not fit: named in the detail and in `errors`.
+    pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let error = FieldError {
+            field: field.into(),
+            message: message.into(),
+        };
+        ApiError::BadRequest {
+            detail: format!("invalid field `{}`: {}", error.field, error.message),
+            errors: vec![error],
+        }
+    }
+
     pub fn not_found(resource: &'static str, id: impl ToString) -> Self {
         ApiError::NotFound {
             resource,
@@ -105,6 +131,13 @@ impl ResponseError for ApiError {
             ApiError::NotFound { .. } | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::WritesDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
+            ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -139,6 +172,18 @@ impl ResponseError for ApiError {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            // RFC 6750: no error code when no token was sent.
+            ApiError::Unauthorized { invalid_token } => {
+                let challenge = if *invalid_token {
+                    r#"Bearer realm="strategy-api", error="invalid_token""#
+                } else {
+                    r#"Bearer realm="strategy-api""#
+                };
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static(challenge),
+                );
             }
             _ => {}
         }
@@ -192,6 +237,96 @@ pub enum ItemErrors {
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(#[to_schema] Problem),
     /// The database is unavailable; retry after the `Retry-After` seconds.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(#[to_schema] Problem),
+}
+
+/// Error responses of every create.
+#[derive(utoipa::IntoResponses)]
+pub enum CreateErrors {
+    /// The body is not JSON, or a field is missing, malformed or fails a rule (each one named).
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(#[to_schema] Problem),
+    /// No token, or an invalid, expired or revoked one (`WWW-Authenticate` says which).
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(#[to_schema] Problem),
+    /// The token lacks the scope, or its department does not reach the record.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(#[to_schema] Problem),
+    /// A concurrent write took the same code or name.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(#[to_schema] Problem),
+    /// The body is larger than the configured maximum.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(#[to_schema] Problem),
+    /// The body is not `application/json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(#[to_schema] Problem),
+    /// Writes are disabled (no signing key configured), or the database is unavailable.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(#[to_schema] Problem),
+}
+
+/// Error responses of every merge patch.
+#[derive(utoipa::IntoResponses)]
+pub enum PatchErrors {
+    /// The id or body is malformed, or a field fails a rule (each one named).
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(#[to_schema] Problem),
+    /// No token, or an invalid, expired or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(#[to_schema] Problem),
+    /// The token lacks the scope, or its department does not reach the record.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(#[to_schema] Problem),
+    /// No record has this id.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(#[to_schema] Problem),
+    /// A concurrent write took the same code or name.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(#[to_schema] Problem),
+    /// The record changed since the ETag in `If-Match`.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(#[to_schema] Problem),
+    /// The body is larger than the configured maximum.
+    #[response(status = 413, content_type = "application/problem+json")]
+    TooLarge(#[to_schema] Problem),
+    /// The body is not `application/json` or `application/merge-patch+json`.
+    #[response(status = 415, content_type = "application/problem+json")]
+    UnsupportedMediaType(#[to_schema] Problem),
+    /// `If-Match` is missing.
+    #[response(status = 428, content_type = "application/problem+json")]
+    PreconditionRequired(#[to_schema] Problem),
+    /// Writes are disabled (no signing key configured), or the database is unavailable.
+    #[response(status = 503, content_type = "application/problem+json")]
+    Unavailable(#[to_schema] Problem),
+}
+
+/// Error responses of every delete.
+#[derive(utoipa::IntoResponses)]
+pub enum DeleteErrors {
+    /// The id is not a positive integer.
+    #[response(status = 400, content_type = "application/problem+json")]
+    BadRequest(#[to_schema] Problem),
+    /// No token, or an invalid, expired or revoked one.
+    #[response(status = 401, content_type = "application/problem+json")]
+    Unauthorized(#[to_schema] Problem),
+    /// The token lacks the scope, or its department does not reach the record.
+    #[response(status = 403, content_type = "application/problem+json")]
+    Forbidden(#[to_schema] Problem),
+    /// No record has this id.
+    #[response(status = 404, content_type = "application/problem+json")]
+    NotFound(#[to_schema] Problem),
+    /// Other records still depend on this one; the detail names them.
+    #[response(status = 409, content_type = "application/problem+json")]
+    Conflict(#[to_schema] Problem),
+    /// The record changed since the ETag in `If-Match`.
+    #[response(status = 412, content_type = "application/problem+json")]
+    PreconditionFailed(#[to_schema] Problem),
+    /// `If-Match` is missing.
+    #[response(status = 428, content_type = "application/problem+json")]
+    PreconditionRequired(#[to_schema] Problem),
+    /// Writes are disabled (no signing key configured), or the database is unavailable.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(#[to_schema] Problem),
 }

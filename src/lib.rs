@@ -1,6 +1,7 @@
 //! `strategy-api`: Atsugi City's second regional-revitalization strategy as a JSON REST API.
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod dataset;
 pub mod db;

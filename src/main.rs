@@ -1,9 +1,11 @@
 //! The `strategy-api` command: serve the API, migrate, seed, or print the OpenAPI document.
 
 use clap::{Parser, Subcommand};
+use strategy_api::auth::{Authenticator, Scope};
 use strategy_api::config::Config;
 use strategy_api::dataset::Dataset;
 use strategy_api::db::seed::{self, SeedOutcome};
+use strategy_api::db::write::{self, TokenRow};
 use strategy_api::db::{self, Database};
 use strategy_api::startup::Application;
 
@@ -30,6 +32,35 @@ enum Command {
     Seed,
     /// Print the OpenAPI document.
     Openapi,
+    /// Issue, revoke and list API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Print a new token (HS256, signed with JWT_SECRET).
+    Issue {
+        /// Who holds it: shown in the audit record.
+        #[arg(long)]
+        sub: String,
+        /// admin, kpis:write or projects:write (repeat for several).
+        #[arg(long = "scope", required = true, num_args = 1.., value_parser = ["admin", "kpis:write", "projects:write"])]
+        scopes: Vec<String>,
+        /// Limit projects:write to projects of this department (its id).
+        #[arg(long)]
+        dept: Option<i64>,
+        /// Lifetime, like 30d, 12h or 90m.
+        #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
+    /// Refuse a token from now on, on every instance sharing the database.
+    Revoke {
+        /// The token's `jti`.
+        jti: String,
+    },
+    /// List issued and revoked tokens (ids and claims, never a token or secret).
+    List,
 }
 
 fn main() -> std::process::ExitCode {
@@ -73,7 +104,9 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
             Ok(())
         }
+        Command::Token(command) => token(&config, command),
         Command::Serve => {
+            Authenticator::from_config(&config)?;
             let database = open(&config);
             let started = std::time::Instant::now();
             database.run_blocking(|conn| {
@@ -93,6 +126,87 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
     }
+}
+
+fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::error::Error>> {
+    let database = open(config);
+    database.run_blocking(db::migrate)?;
+    match command {
+        TokenCommand::Issue {
+            sub,
+            scopes,
+            dept,
+            ttl,
+        } => {
+            let authenticator = Authenticator::from_config(config)?;
+            let scopes: Vec<Scope> = scopes
+                .iter()
+                .filter_map(|scope| Scope::parse(scope))
+                .collect();
+            let (token, claims) = authenticator.issue(&sub, &scopes, dept, ttl)?;
+            let at = |seconds: i64| {
+                chrono::DateTime::from_timestamp(seconds, 0).map(|time| time.naive_utc())
+            };
+            database.run_blocking(|conn| {
+                write::record_issued_token(
+                    conn,
+                    &TokenRow {
+                        jti: claims.jti.clone(),
+                        subject: claims.sub.clone(),
+                        scopes: claims.scope.clone(),
+                        department_id: claims.dept,
+                        issued_at: at(claims.iat),
+                        expires_at: at(claims.exp),
+                        revoked_at: None,
+                    },
+                )
+            })?;
+            log::info!(
+                "issued token {} to {} ({}), expires {}",
+                claims.jti,
+                claims.sub,
+                claims.scope,
+                claims.exp
+            );
+            println!("{token}");
+        }
+        TokenCommand::Revoke { jti } => {
+            let revoked =
+                database.run_blocking(|conn| write::revoke_token(conn, &jti, db::now()))?;
+            println!(
+                "{}",
+                if revoked {
+                    format!("revoked {jti}")
+                } else {
+                    format!("{jti} was already revoked")
+                }
+            );
+        }
+        TokenCommand::List => {
+            let shown = |time: Option<chrono::NaiveDateTime>| {
+                time.map_or("-".to_string(), |time| format!("{time}Z"))
+            };
+            println!(
+                "{:<36}  {:<24}  {:<30}  {:<5}  {:<27}  {:<27}  revoked",
+                "jti", "subject", "scopes", "dept", "issued", "expires"
+            );
+            for token in database.run_blocking(write::list_tokens)? {
+                println!(
+                    "{:<36}  {:<24}  {:<30}  {:<5}  {:<27}  {:<27}  {}",
+                    token.jti,
+                    token.subject,
+                    token.scopes,
+                    token
+                        .department_id
+                        .map_or("-".to_string(), |dept| dept.to_string()),
+                    shown(token.issued_at),
+                    shown(token.expires_at),
+                    shown(token.revoked_at)
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 fn open(config: &Config) -> Database {

@@ -1,6 +1,7 @@
 //! The OpenAPI document, collected from the handlers by utoipa-actix-web.
 
-use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
 use crate::error::{FieldError, Problem};
@@ -15,7 +16,10 @@ exactly as the city published them.\n\n\
 Every record has a stable integer `id` and a `code` that follows the document's numbering \
 (goal `1`, measure `1-2`, initiative `1-2-1`, KPI `1-2-1-1`; projects `P001`, departments `D01`, divisions `D01-01`). \
 Collections answer `{items, total, limit, offset}` with an RFC 8288 `Link` header; errors are RFC 9457 \
-`application/problem+json`.",
+`application/problem+json`.\n\n\
+Reads are public. Writes need a bearer token with the operation's scope and, for PATCH and DELETE, \
+`If-Match` with the record's current `ETag` (428 without it, 412 when the record changed). \
+Every write is audited; `GET /api/v1/changes` lists what changed after a cursor.",
         license(name = "MIT", identifier = "MIT"),
     ),
     tags(
@@ -27,11 +31,37 @@ Collections answer `{items, total, limit, offset}` with an RFC 8288 `Link` heade
         (name = "projects", description = "Projects (事業)"),
         (name = "departments", description = "Departments (部)"),
         (name = "divisions", description = "Divisions (課)"),
+        (name = "changes", description = "The change feed and the audit record"),
         (name = "health", description = "Liveness and readiness"),
     ),
-    components(schemas(Problem, FieldError))
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
+
+/// Writes need `Authorization: Bearer <JWT>`; each write operation names the scope it needs
+/// (`admin`, `kpis:write`, `projects:write`; admin tokens may do everything).
+struct BearerScheme;
+
+impl Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A JWT with `sub`, `jti`, `exp`, `iss`, `aud` and a space-separated `scope` \
+                         (`admin`, `kpis:write`, `projects:write`); `dept` limits `projects:write` to one \
+                         department. Issue one with `strategy-api token issue`.",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 /// The whole document, as `/openapi.json` serves it and `strategy-api openapi` prints it.
 pub fn document() -> utoipa::openapi::OpenApi {

@@ -9,6 +9,7 @@ use actix_web::{web, App, HttpRequest, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
+use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
@@ -22,6 +23,12 @@ pub struct Application {
 impl Application {
     /// Binds `config.bind` and prepares the server; `run_until_stopped` serves.
     pub fn build(config: &Config, database: Database) -> std::io::Result<Self> {
+        let authenticator = Authenticator::from_config(config).map_err(std::io::Error::other)?;
+        if !authenticator.writes_enabled() {
+            log::warn!("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the service is read-only, every write answers 503");
+        }
+        let authenticator = web::Data::new(authenticator);
+        let body_limit = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);
         let listener = TcpListener::bind(&config.bind)?;
         let port = listener.local_addr()?.port();
         let document = openapi::document();
@@ -34,6 +41,8 @@ impl Application {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
                 .app_data(database.clone())
                 .app_data(routes.clone())
+                .app_data(authenticator.clone())
+                .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|_, _| {
                     ApiError::bad_request("id", "must be a positive integer id").into()
                 }))

@@ -1,14 +1,18 @@
 //! `/departments` and `/divisions`: who is responsible for the projects.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
-use crate::db::departments::{self as store, DepartmentRow, DivisionFilter, DivisionRow};
-use crate::db::Database;
-use crate::error::{ApiError, ItemErrors, ListErrors};
+use crate::auth::Scope;
+use crate::db::departments::{
+    self as store, DepartmentForm, DepartmentRow, DivisionFilter, DivisionForm, DivisionRow,
+};
+use crate::db::{Database, DbConnection};
+use crate::error::{ApiError, ListErrors};
 
 /// A department (部) with its divisions.
 #[derive(Debug, Serialize, ToSchema)]
@@ -23,6 +27,9 @@ pub struct Department {
     #[schema(example = "政策部")]
     pub name: String,
     pub divisions: Vec<DivisionRef>,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -42,6 +49,9 @@ pub struct Division {
     #[schema(example = "企画政策課")]
     pub name: String,
     pub department: DepartmentRef,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -83,6 +93,7 @@ impl From<(DepartmentRow, Vec<DivisionRow>)> for Department {
                     name: division.name,
                 })
                 .collect(),
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -101,6 +112,7 @@ impl From<(DivisionRow, DepartmentRow)> for Division {
                 code: department.code,
                 name: department.name,
             },
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -136,22 +148,6 @@ pub async fn list_departments(
     Ok(collection::<_, Department>(&request, page, listing))
 }
 
-/// Get one department with its divisions.
-#[utoipa::path(
-    tag = "departments",
-    params(("id" = i64, Path, description = "Department id", example = 1)),
-    responses((status = 200, description = "The department", body = Department), ItemErrors)
-)]
-#[get("/departments/{id}")]
-pub async fn get_department(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Department>, ApiError> {
-    let id = id.into_inner();
-    let record = db.run(move |conn| store::get_department(conn, id)).await?;
-    Ok(web::Json(record.into()))
-}
-
 /// List divisions.
 #[utoipa::path(
     tag = "divisions",
@@ -176,18 +172,114 @@ pub async fn list_divisions(
     Ok(collection::<_, Division>(&request, page, listing))
 }
 
-/// Get one division with its department.
-#[utoipa::path(
-    tag = "divisions",
-    params(("id" = i64, Path, description = "Division id", example = 1)),
-    responses((status = 200, description = "The division", body = Division), ItemErrors)
-)]
-#[get("/divisions/{id}")]
-pub async fn get_division(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Division>, ApiError> {
-    let id = id.into_inner();
-    let record = db.run(move |conn| store::get_division(conn, id)).await?;
-    Ok(web::Json(record.into()))
+/// Departments are written by admins.
+pub struct DepartmentRecord;
+
+impl Record for DepartmentRecord {
+    const RESOURCE: &'static str = "department";
+    const PATH: &'static str = "/api/v1/departments";
+    const SCOPE: Scope = Scope::Admin;
+    type View = Department;
+    type Input = DepartmentForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<Department, ApiError> {
+        Ok(store::get_department(conn, id)?.into())
+    }
+
+    fn input_of(view: &Department) -> DepartmentForm {
+        DepartmentForm {
+            plan_id: view.plan_id,
+            code: view.code.clone(),
+            name: view.name.clone(),
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &DepartmentForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        store::validate_department(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &DepartmentForm) -> Result<i64, ApiError> {
+        store::insert_department(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &DepartmentForm) -> Result<(), ApiError> {
+        store::update_department(conn, id, input)
+    }
+
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        store::department_dependents(conn, id)
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete_department(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: DepartmentRecord, form: DepartmentForm, view: Department, tag: "departments", scope: "admin",
+    collection: "/departments", item: "/departments/{id}",
+    get: get_department "Get one department with its divisions.",
+    create: create_department "Create a department (admin).",
+    update: update_department "Correct a department (admin), as a JSON merge patch under If-Match.",
+    delete: delete_department "Delete a department without divisions (admin), under If-Match.",
+}
+
+/// Divisions are written by admins.
+pub struct DivisionRecord;
+
+impl Record for DivisionRecord {
+    const RESOURCE: &'static str = "division";
+    const PATH: &'static str = "/api/v1/divisions";
+    const SCOPE: Scope = Scope::Admin;
+    type View = Division;
+    type Input = DivisionForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<Division, ApiError> {
+        Ok(store::get_division(conn, id)?.into())
+    }
+
+    fn input_of(view: &Division) -> DivisionForm {
+        DivisionForm {
+            department_id: view.department_id,
+            code: view.code.clone(),
+            name: view.name.clone(),
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &DivisionForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        store::validate_division(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &DivisionForm) -> Result<i64, ApiError> {
+        store::insert_division(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &DivisionForm) -> Result<(), ApiError> {
+        store::update_division(conn, id, input)
+    }
+
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        store::division_dependents(conn, id)
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete_division(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: DivisionRecord, form: DivisionForm, view: Division, tag: "divisions", scope: "admin",
+    collection: "/divisions", item: "/divisions/{id}",
+    get: get_division "Get one division with its department.",
+    create: create_division "Create a division (admin).",
+    update: update_division "Correct a division (admin), as a JSON merge patch under If-Match.",
+    delete: delete_division "Delete a division no project names (admin), under If-Match.",
 }

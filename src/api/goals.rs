@@ -1,17 +1,20 @@
 //! `/goals`, `/measures`, `/initiatives`: the strategy's hierarchy.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::kpis::Kpi;
+use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
+use crate::auth::Scope;
 use crate::db::goals::{
-    self as store, GoalRow, InitiativeFilter, InitiativeRow, MeasureFilter, MeasureRow,
+    self as store, GoalForm, GoalRow, InitiativeFilter, InitiativeForm, InitiativeRow,
+    MeasureFilter, MeasureForm, MeasureRow,
 };
-use crate::db::{kpis as kpi_store, projects as project_store, Database};
-use crate::error::{ApiError, ItemErrors, ListErrors};
+use crate::db::{kpis as kpi_store, projects as project_store, Database, DbConnection};
+use crate::error::{ApiError, ListErrors};
 
 /// A basic goal (基本目標).
 #[derive(Debug, Serialize, ToSchema)]
@@ -30,6 +33,9 @@ pub struct Goal {
     pub category: String,
     #[schema(example = "地域の魅力発信・人材交流と都市機能の向上により、活気に満ちたまちをつくる")]
     pub title: String,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -50,6 +56,9 @@ pub struct Measure {
     pub number: i32,
     #[schema(example = "機能的でにぎわいのあるまちづくりを進める")]
     pub title: String,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -70,6 +79,9 @@ pub struct Initiative {
     pub number: i32,
     #[schema(example = "都市機能の向上")]
     pub title: String,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -125,6 +137,7 @@ impl From<GoalRow> for Goal {
             number: row.number,
             category: row.category,
             title: row.title,
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -139,6 +152,7 @@ impl From<MeasureRow> for Measure {
             goal_id: row.goal_id,
             number: row.number,
             title: row.title,
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -153,6 +167,7 @@ impl From<InitiativeRow> for Initiative {
             measure_id: row.measure_id,
             number: row.number,
             title: row.title,
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -225,28 +240,6 @@ pub async fn list_goals(
     Ok(collection::<_, Goal>(&request, page, listing))
 }
 
-/// Get one goal with its measures and their initiatives.
-#[utoipa::path(
-    tag = "goals",
-    params(("id" = i64, Path, description = "Goal id", example = 1)),
-    responses((status = 200, description = "The goal and its tree", body = GoalDetail), ItemErrors)
-)]
-#[get("/goals/{id}")]
-pub async fn get_goal(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<GoalDetail>, ApiError> {
-    let id = id.into_inner();
-    let (goal, measures, mut initiatives) = db.run(move |conn| store::goal_tree(conn, id)).await?;
-    Ok(web::Json(GoalDetail {
-        goal: goal.into(),
-        measures: measures
-            .into_iter()
-            .map(|measure| MeasureDetail::new(measure, &mut initiatives))
-            .collect(),
-    }))
-}
-
 /// List measures.
 #[utoipa::path(
     tag = "measures",
@@ -269,22 +262,6 @@ pub async fn list_measures(
         .run(move |conn| store::list_measures(conn, &filter, page))
         .await?;
     Ok(collection::<_, Measure>(&request, page, listing))
-}
-
-/// Get one measure with its initiatives.
-#[utoipa::path(
-    tag = "measures",
-    params(("id" = i64, Path, description = "Measure id", example = 1)),
-    responses((status = 200, description = "The measure and its initiatives", body = MeasureDetail), ItemErrors)
-)]
-#[get("/measures/{id}")]
-pub async fn get_measure(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<MeasureDetail>, ApiError> {
-    let id = id.into_inner();
-    let (measure, mut initiatives) = db.run(move |conn| store::measure_tree(conn, id)).await?;
-    Ok(web::Json(MeasureDetail::new(measure, &mut initiatives)))
 }
 
 /// List initiatives.
@@ -312,29 +289,189 @@ pub async fn list_initiatives(
     Ok(collection::<_, Initiative>(&request, page, listing))
 }
 
-/// Get one initiative with its KPIs and project appearances.
-#[utoipa::path(
-    tag = "initiatives",
-    params(("id" = i64, Path, description = "Initiative id", example = 1)),
-    responses((status = 200, description = "The initiative, its KPIs and its projects", body = InitiativeDetail), ItemErrors)
-)]
-#[get("/initiatives/{id}")]
-pub async fn get_initiative(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<InitiativeDetail>, ApiError> {
-    let id = id.into_inner();
-    let (initiative, kpis, projects) = db
-        .run(move |conn| {
-            let initiative = store::get_initiative(conn, id)?;
-            let kpis = kpi_store::of_initiative(conn, id)?;
-            let projects = project_store::in_initiative(conn, id)?;
-            Ok((initiative, kpis, projects))
+/// Goals are written by admins.
+pub struct GoalRecord;
+
+impl Record for GoalRecord {
+    const RESOURCE: &'static str = "goal";
+    const PATH: &'static str = "/api/v1/goals";
+    const SCOPE: Scope = Scope::Admin;
+    type View = GoalDetail;
+    type Input = GoalForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<GoalDetail, ApiError> {
+        let (goal, measures, mut initiatives) = store::goal_tree(conn, id)?;
+        Ok(GoalDetail {
+            goal: goal.into(),
+            measures: measures
+                .into_iter()
+                .map(|measure| MeasureDetail::new(measure, &mut initiatives))
+                .collect(),
         })
-        .await?;
-    Ok(web::Json(InitiativeDetail {
-        initiative: initiative.into(),
-        kpis: kpis.into_iter().map(Into::into).collect(),
-        project_appearances: projects.into_iter().map(Into::into).collect(),
-    }))
+    }
+
+    fn input_of(view: &GoalDetail) -> GoalForm {
+        GoalForm {
+            plan_id: view.goal.plan_id,
+            code: view.goal.code.clone(),
+            number: view.goal.number,
+            category: view.goal.category.clone(),
+            title: view.goal.title.clone(),
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &GoalForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        store::validate_goal(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &GoalForm) -> Result<i64, ApiError> {
+        store::insert_goal(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &GoalForm) -> Result<(), ApiError> {
+        store::update_goal(conn, id, input)
+    }
+
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        store::goal_dependents(conn, id)
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete_goal(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: GoalRecord, form: GoalForm, view: GoalDetail, tag: "goals", scope: "admin",
+    collection: "/goals", item: "/goals/{id}",
+    get: get_goal "Get one goal with its measures and their initiatives.",
+    create: create_goal "Create a goal (admin).",
+    update: update_goal "Correct a goal (admin), as a JSON merge patch under If-Match.",
+    delete: delete_goal "Delete a goal without measures (admin), under If-Match.",
+}
+
+/// Measures are written by admins.
+pub struct MeasureRecord;
+
+impl Record for MeasureRecord {
+    const RESOURCE: &'static str = "measure";
+    const PATH: &'static str = "/api/v1/measures";
+    const SCOPE: Scope = Scope::Admin;
+    type View = MeasureDetail;
+    type Input = MeasureForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<MeasureDetail, ApiError> {
+        let (measure, mut initiatives) = store::measure_tree(conn, id)?;
+        Ok(MeasureDetail::new(measure, &mut initiatives))
+    }
+
+    fn input_of(view: &MeasureDetail) -> MeasureForm {
+        MeasureForm {
+            goal_id: view.measure.goal_id,
+            code: view.measure.code.clone(),
+            number: view.measure.number,
+            title: view.measure.title.clone(),
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &MeasureForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        store::validate_measure(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &MeasureForm) -> Result<i64, ApiError> {
+        store::insert_measure(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &MeasureForm) -> Result<(), ApiError> {
+        store::update_measure(conn, id, input)
+    }
+
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        store::measure_dependents(conn, id)
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete_measure(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: MeasureRecord, form: MeasureForm, view: MeasureDetail, tag: "measures", scope: "admin",
+    collection: "/measures", item: "/measures/{id}",
+    get: get_measure "Get one measure with its initiatives.",
+    create: create_measure "Create a measure (admin).",
+    update: update_measure "Correct a measure (admin), as a JSON merge patch under If-Match.",
+    delete: delete_measure "Delete a measure without initiatives (admin), under If-Match.",
+}
+
+/// Initiatives are written by admins.
+pub struct InitiativeRecord;
+
+impl Record for InitiativeRecord {
+    const RESOURCE: &'static str = "initiative";
+    const PATH: &'static str = "/api/v1/initiatives";
+    const SCOPE: Scope = Scope::Admin;
+    type View = InitiativeDetail;
+    type Input = InitiativeForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<InitiativeDetail, ApiError> {
+        let initiative = store::get_initiative(conn, id)?;
+        let kpis = kpi_store::of_initiative(conn, id)?;
+        let projects = project_store::in_initiative(conn, id)?;
+        Ok(InitiativeDetail {
+            initiative: initiative.into(),
+            kpis: kpis.into_iter().map(Into::into).collect(),
+            project_appearances: projects.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    fn input_of(view: &InitiativeDetail) -> InitiativeForm {
+        InitiativeForm {
+            measure_id: view.initiative.measure_id,
+            code: view.initiative.code.clone(),
+            number: view.initiative.number,
+            title: view.initiative.title.clone(),
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &InitiativeForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        store::validate_initiative(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &InitiativeForm) -> Result<i64, ApiError> {
+        store::insert_initiative(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &InitiativeForm) -> Result<(), ApiError> {
+        store::update_initiative(conn, id, input)
+    }
+
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        store::initiative_dependents(conn, id)
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete_initiative(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: InitiativeRecord, form: InitiativeForm, view: InitiativeDetail, tag: "initiatives", scope: "admin",
+    collection: "/initiatives", item: "/initiatives/{id}",
+    get: get_initiative "Get one initiative with its KPIs and project appearances.",
+    create: create_initiative "Create an initiative (admin).",
+    update: update_initiative "Correct an initiative (admin), as a JSON merge patch under If-Match.",
+    delete: delete_initiative "Delete an initiative without KPIs or projects (admin), under If-Match.",
 }

@@ -1,16 +1,18 @@
 //! `/kpis`: key performance indicators with their baselines and targets.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
-use crate::db::kpis::{self as store, KpiFilter, KpiRow};
-use crate::db::Database;
+use crate::auth::Scope;
+use crate::db::kpis::{self as store, KpiFilter, KpiForm, KpiRow, MeasurementForm};
+use crate::db::{Database, DbConnection};
 use crate::domain::era;
 use crate::domain::kpi::{decimal_value, Direction, YearType};
-use crate::error::{ApiError, ItemErrors, ListErrors};
+use crate::error::{ApiError, ListErrors};
 
 /// A KPI (重要業績評価指標) of an initiative.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +41,9 @@ pub struct Kpi {
     pub baseline: Measurement,
     /// The value to reach (目標値).
     pub target: Measurement,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -91,6 +96,7 @@ impl From<KpiRow> for Kpi {
                 &row.baseline_year_type,
             ),
             target: Measurement::new(row.target_value, row.target_year, &row.target_year_type),
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -137,15 +143,70 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
     Ok(collection::<_, Kpi>(&request, page, listing))
 }
 
-/// Get one KPI.
-#[utoipa::path(
-    tag = "kpis",
-    params(("id" = i64, Path, description = "KPI id", example = 1)),
-    responses((status = 200, description = "The KPI", body = Kpi), ItemErrors)
-)]
-#[get("/kpis/{id}")]
-pub async fn get(db: web::Data<Database>, id: web::Path<i64>) -> Result<web::Json<Kpi>, ApiError> {
-    let id = id.into_inner();
-    let row = db.run(move |conn| store::get(conn, id)).await?;
-    Ok(web::Json(row.into()))
+impl Measurement {
+    fn form(&self) -> MeasurementForm {
+        MeasurementForm {
+            value: self.value_text.clone(),
+            year: self.year,
+            year_type: self.year_type,
+        }
+    }
+}
+
+/// KPIs are written with the `kpis:write` scope.
+pub struct KpiRecord;
+
+impl Record for KpiRecord {
+    const RESOURCE: &'static str = "kpi";
+    const PATH: &'static str = "/api/v1/kpis";
+    const SCOPE: Scope = Scope::KpisWrite;
+    type View = Kpi;
+    type Input = KpiForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<Kpi, ApiError> {
+        Ok(store::get(conn, id)?.into())
+    }
+
+    fn input_of(view: &Kpi) -> KpiForm {
+        KpiForm {
+            initiative_id: view.initiative_id,
+            code: view.code.clone(),
+            name: view.name.clone(),
+            unit: view.unit.clone(),
+            cumulative: view.cumulative,
+            baseline: view.baseline.form(),
+            target: view.target.form(),
+            // Derived again from a patched baseline and target; kept only where it cannot be.
+            direction: view.baseline.value_text.is_none().then_some(view.direction),
+        }
+    }
+
+    fn validate(conn: &mut DbConnection, input: &KpiForm, id: Option<i64>) -> Result<(), ApiError> {
+        store::validate(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &KpiForm) -> Result<i64, ApiError> {
+        store::insert(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &KpiForm) -> Result<(), ApiError> {
+        store::update(conn, id, input)
+    }
+
+    fn dependents(_conn: &mut DbConnection, _id: i64) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: KpiRecord, form: KpiForm, view: Kpi, tag: "kpis", scope: "kpis:write",
+    collection: "/kpis", item: "/kpis/{id}",
+    get: get "Get one KPI.",
+    create: create "Create a KPI (`kpis:write`).",
+    update: update "Correct a KPI (`kpis:write`), as a JSON merge patch under If-Match.",
+    delete: delete "Delete a KPI (`kpis:write`), under If-Match.",
 }

@@ -1,5 +1,6 @@
 //! HTTP: request parsing, response views and handlers, one file per resource.
 
+pub mod changes;
 pub mod departments;
 pub mod goals;
 pub mod health;
@@ -7,6 +8,7 @@ pub mod kpis;
 pub mod plans;
 pub mod projects;
 mod query;
+pub mod records;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -29,21 +31,47 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(
             utoipa_actix_web::scope(API_BASE)
                 .service(plans::list)
+                .service(plans::create)
                 .service(plans::get)
+                .service(plans::update)
+                .service(plans::delete)
                 .service(goals::list_goals)
+                .service(goals::create_goal)
                 .service(goals::get_goal)
+                .service(goals::update_goal)
+                .service(goals::delete_goal)
                 .service(goals::list_measures)
+                .service(goals::create_measure)
                 .service(goals::get_measure)
+                .service(goals::update_measure)
+                .service(goals::delete_measure)
                 .service(goals::list_initiatives)
+                .service(goals::create_initiative)
                 .service(goals::get_initiative)
+                .service(goals::update_initiative)
+                .service(goals::delete_initiative)
                 .service(kpis::list)
+                .service(kpis::create)
                 .service(kpis::get)
+                .service(kpis::update)
+                .service(kpis::delete)
                 .service(projects::list)
+                .service(projects::create)
                 .service(projects::get)
+                .service(projects::update)
+                .service(projects::delete)
                 .service(departments::list_departments)
+                .service(departments::create_department)
                 .service(departments::get_department)
+                .service(departments::update_department)
+                .service(departments::delete_department)
                 .service(departments::list_divisions)
-                .service(departments::get_division),
+                .service(departments::create_division)
+                .service(departments::get_division)
+                .service(departments::update_division)
+                .service(departments::delete_division)
+                .service(changes::changes)
+                .service(changes::audit),
         );
 }
 

@@ -1,14 +1,16 @@
 //! `/plans`: the strategy documents.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, PageParams, QueryParams};
-use crate::db::plans::{self, CorrectionRow, PlanFilter, PlanRow};
-use crate::db::Database;
-use crate::error::{ApiError, ItemErrors, ListErrors};
+use crate::auth::Scope;
+use crate::db::plans::{self, CorrectionRow, PlanFilter, PlanForm, PlanRow};
+use crate::db::{Database, DbConnection};
+use crate::error::{ApiError, ListErrors};
 
 /// A strategy document of a municipality.
 #[derive(Debug, Serialize, ToSchema)]
@@ -39,6 +41,9 @@ pub struct Plan {
     /// Last fiscal year of the plan period.
     #[schema(example = 2026)]
     pub period_end_year: i32,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -79,6 +84,7 @@ impl From<PlanRow> for Plan {
             prefecture: row.prefecture,
             period_start_year: row.period_start_year,
             period_end_year: row.period_end_year,
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -126,24 +132,68 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
     Ok(collection::<_, Plan>(&request, page, listing))
 }
 
-/// Get one plan, with the corrections made to its published text.
-#[utoipa::path(
-    tag = "plans",
-    params(("id" = i64, Path, description = "Plan id", example = 1)),
-    responses(
-        (status = 200, description = "The plan", body = PlanDetail),
-        ItemErrors,
-    )
-)]
-#[get("/plans/{id}")]
-pub async fn get(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<PlanDetail>, ApiError> {
-    let id = id.into_inner();
-    let (plan, corrections) = db.run(move |conn| plans::get(conn, id)).await?;
-    Ok(web::Json(PlanDetail {
-        plan: plan.into(),
-        corrections: corrections.into_iter().map(Into::into).collect(),
-    }))
+/// Plans are written by admins.
+pub struct PlanRecord;
+
+impl Record for PlanRecord {
+    const RESOURCE: &'static str = "plan";
+    const PATH: &'static str = "/api/v1/plans";
+    const SCOPE: Scope = Scope::Admin;
+    type View = PlanDetail;
+    type Input = PlanForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<PlanDetail, ApiError> {
+        let (plan, corrections) = plans::get(conn, id)?;
+        Ok(PlanDetail {
+            plan: plan.into(),
+            corrections: corrections.into_iter().map(Into::into).collect(),
+        })
+    }
+
+    fn input_of(view: &PlanDetail) -> PlanForm {
+        let plan = &view.plan;
+        PlanForm {
+            code: plan.code.clone(),
+            name: plan.name.clone(),
+            document_title: plan.document_title.clone(),
+            municipality_code: plan.municipality_code.clone(),
+            municipality_name: plan.municipality_name.clone(),
+            prefecture: plan.prefecture.clone(),
+            period_start_year: plan.period_start_year,
+            period_end_year: plan.period_end_year,
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &PlanForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        plans::validate(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &PlanForm) -> Result<i64, ApiError> {
+        plans::insert(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &PlanForm) -> Result<(), ApiError> {
+        plans::update(conn, id, input)
+    }
+
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        plans::dependents(conn, id)
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        plans::delete(conn, id)
+    }
+}
+
+record_endpoints! {
+    record: PlanRecord, form: PlanForm, view: PlanDetail, tag: "plans", scope: "admin",
+    collection: "/plans", item: "/plans/{id}",
+    get: get "Get one plan, with the corrections made to its published text.",
+    create: create "Create a plan (admin): the city's next strategy.",
+    update: update "Correct a plan (admin), as a JSON merge patch under If-Match.",
+    delete: delete "Delete a plan with nothing left in it (admin), under If-Match.",
 }

@@ -1,17 +1,20 @@
 //! `/projects`: the projects (事業) of the plan, where they appear and who runs them.
 
-use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::departments::DepartmentRef;
+use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
+use crate::auth::{Principal, Scope};
 use crate::db::projects::{
-    self as store, AppearanceRow, ProjectFilter, ProjectRecord, ResponsibleDivisionRow,
+    self as store, AppearanceForm, AppearanceRow, ProjectFilter, ProjectForm, ProjectWithLinks,
+    ResponsibleDivisionRow,
 };
-use crate::db::Database;
-use crate::error::{ApiError, ItemErrors, ListErrors};
+use crate::db::{Database, DbConnection};
+use crate::error::{ApiError, ListErrors};
 
 /// A project (事業): one record per project name in the plan.
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,6 +36,9 @@ pub struct Project {
     pub divisions: Vec<ResponsibleDivision>,
     /// Every place the project is listed, each with the description given there.
     pub appearances: Vec<ProjectAppearance>,
+    /// Bumped by every write of the record.
+    #[schema(example = 1)]
+    pub version: i64,
     /// When this record last changed (UTC).
     pub updated_at: DateTime<Utc>,
 }
@@ -88,8 +94,8 @@ impl From<AppearanceRow> for ProjectAppearance {
     }
 }
 
-impl From<ProjectRecord> for Project {
-    fn from(record: ProjectRecord) -> Self {
+impl From<ProjectWithLinks> for Project {
+    fn from(record: ProjectWithLinks) -> Self {
         let row = record.project;
         Project {
             id: row.id,
@@ -99,6 +105,7 @@ impl From<ProjectRecord> for Project {
             account: row.account,
             divisions: record.divisions.into_iter().map(Into::into).collect(),
             appearances: record.appearances.into_iter().map(Into::into).collect(),
+            version: row.version,
             updated_at: utc(row.updated_at),
         }
     }
@@ -153,18 +160,100 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
     Ok(collection::<_, Project>(&request, page, listing))
 }
 
-/// Get one project.
-#[utoipa::path(
-    tag = "projects",
-    params(("id" = i64, Path, description = "Project id", example = 1)),
-    responses((status = 200, description = "The project", body = Project), ItemErrors)
-)]
-#[get("/projects/{id}")]
-pub async fn get(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<Project>, ApiError> {
-    let id = id.into_inner();
-    let record = db.run(move |conn| store::get(conn, id)).await?;
-    Ok(web::Json(record.into()))
+/// Projects are written with the `projects:write` scope; a `dept` claim narrows it to projects
+/// with a responsible division in that department, before and after the change.
+pub struct ProjectRecord;
+
+impl Record for ProjectRecord {
+    const RESOURCE: &'static str = "project";
+    const PATH: &'static str = "/api/v1/projects";
+    const SCOPE: Scope = Scope::ProjectsWrite;
+    type View = Project;
+    type Input = ProjectForm;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<Project, ApiError> {
+        Ok(store::get(conn, id)?.into())
+    }
+
+    fn input_of(view: &Project) -> ProjectForm {
+        ProjectForm {
+            plan_id: view.plan_id,
+            code: view.code.clone(),
+            name: view.name.clone(),
+            account: view.account.clone(),
+            divisions: view.divisions.iter().map(|division| division.id).collect(),
+            appearances: view
+                .appearances
+                .iter()
+                .map(|appearance| AppearanceForm {
+                    initiative_id: appearance.initiative_id,
+                    description: appearance.description.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    fn validate(
+        conn: &mut DbConnection,
+        input: &ProjectForm,
+        id: Option<i64>,
+    ) -> Result<(), ApiError> {
+        store::validate(conn, input, id)
+    }
+
+    fn insert(conn: &mut DbConnection, input: &ProjectForm) -> Result<i64, ApiError> {
+        store::insert(conn, input)
+    }
+
+    fn update(conn: &mut DbConnection, id: i64, input: &ProjectForm) -> Result<(), ApiError> {
+        store::update(conn, id, input)
+    }
+
+    fn dependents(_conn: &mut DbConnection, _id: i64) -> Result<Vec<String>, ApiError> {
+        Ok(Vec::new())
+    }
+
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+        store::delete(conn, id)
+    }
+
+    fn authorize(
+        principal: &Principal,
+        conn: &mut DbConnection,
+        before: Option<&Project>,
+        after: Option<&ProjectForm>,
+    ) -> Result<(), ApiError> {
+        let Some(department) = principal.department.filter(|_| !principal.is_admin()) else {
+            return Ok(());
+        };
+        let outside = || {
+            ApiError::Forbidden(format!(
+                "this token reaches only projects with a responsible division in department {department}"
+            ))
+        };
+        if let Some(before) = before {
+            if !before
+                .divisions
+                .iter()
+                .any(|division| division.department.id == department)
+            {
+                return Err(outside());
+            }
+        }
+        if let Some(after) = after {
+            if !store::departments_of(conn, &after.divisions)?.contains(&department) {
+                return Err(outside());
+            }
+        }
+        Ok(())
+    }
+}
+
+record_endpoints! {
+    record: ProjectRecord, form: ProjectForm, view: Project, tag: "projects", scope: "projects:write",
+    collection: "/projects", item: "/projects/{id}",
+    get: get "Get one project.",
+    create: create "Create a project with its appearances and divisions (`projects:write`).",
+    update: update "Correct a project, its appearances or divisions (`projects:write`), as a JSON merge patch under If-Match.",
+    delete: delete "Delete a project with its appearances (`projects:write`), under If-Match.",
 }

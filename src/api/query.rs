@@ -117,7 +117,7 @@ impl QueryParams {
         Ok(Page { limit, offset })
     }
 
-    fn bounded(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
+    pub fn bounded(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
         match self.values.remove(name) {
             None => Ok(None),
             Some(text) => match text.parse::<i64>() {
@@ -130,6 +130,24 @@ impl QueryParams {
                     ),
                 )),
             },
+        }
+    }
+
+    /// An RFC 3339 timestamp, as UTC.
+    pub fn timestamp(&mut self, name: &str) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
+        match self.values.remove(name) {
+            None => Ok(None),
+            Some(text) => chrono::DateTime::parse_from_rfc3339(&text)
+                .map(|time| Some(time.naive_utc()))
+                .map_err(|_| {
+                    ApiError::bad_request(
+                        name,
+                        format!(
+                            "must be an RFC 3339 time like 2026-04-01T00:00:00Z, not `{}`",
+                            shorten(&text)
+                        ),
+                    )
+                }),
         }
     }
 

@@ -159,3 +159,188 @@ fn with_department(
         })
         .collect()
 }
+
+/// Editable fields of a department.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DepartmentForm {
+    /// The plan it belongs to (fixed once created).
+    #[schema(example = 1)]
+    pub plan_id: i64,
+    /// Unique within the plan.
+    #[schema(example = "D17")]
+    pub code: String,
+    #[schema(example = "デジタル推進部")]
+    pub name: String,
+}
+
+/// Editable fields of a division.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DivisionForm {
+    /// The department it belongs to (within the same plan).
+    #[schema(example = 1)]
+    pub department_id: i64,
+    /// Unique within the plan.
+    #[schema(example = "D01-04")]
+    pub code: String,
+    #[schema(example = "デジタル推進課")]
+    pub name: String,
+}
+
+use super::goals::{parent_plan, same_plan};
+use super::{code_taken, count_of, id_by_code, plan_of};
+use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
+
+pub fn validate_department(
+    conn: &mut DbConnection,
+    form: &DepartmentForm,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.text("name", &form.name, MAX_NAME);
+    let exists = super::plans::exists(conn, form.plan_id)?;
+    let plan = parent_plan(
+        &mut checks,
+        "plan_id",
+        "plan",
+        exists.then_some(form.plan_id),
+        form.plan_id,
+    );
+    if let Some(id) = id {
+        same_plan(
+            &mut checks,
+            "plan_id",
+            plan_of!(conn, departments, id),
+            plan,
+        );
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, departments, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another department of this plan");
+        }
+    }
+    checks.finish()
+}
+
+pub fn insert_department(conn: &mut DbConnection, form: &DepartmentForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    diesel::insert_into(departments::table)
+        .values((
+            departments::plan_id.eq(form.plan_id),
+            departments::code.eq(&form.code),
+            departments::name.eq(&form.name),
+            departments::created_at.eq(now),
+            departments::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id_by_code!(conn, departments, form.plan_id, &form.code))
+}
+
+pub fn update_department(
+    conn: &mut DbConnection,
+    id: i64,
+    form: &DepartmentForm,
+) -> Result<(), ApiError> {
+    diesel::update(departments::table.find(id))
+        .set((
+            departments::code.eq(&form.code),
+            departments::name.eq(&form.name),
+            departments::version.eq(departments::version + 1),
+            departments::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn department_dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+    Ok(super::dependents(&[(
+        count_of!(conn, divisions, department_id, id),
+        "divisions",
+    )]))
+}
+
+pub fn delete_department(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(departments::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+pub fn validate_division(
+    conn: &mut DbConnection,
+    form: &DivisionForm,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.text("name", &form.name, MAX_NAME);
+    let department_plan = plan_of!(conn, departments, form.department_id);
+    let plan = parent_plan(
+        &mut checks,
+        "department_id",
+        "department",
+        department_plan,
+        form.department_id,
+    );
+    if let Some(id) = id {
+        same_plan(
+            &mut checks,
+            "department_id",
+            plan_of!(conn, divisions, id),
+            plan,
+        );
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, divisions, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another division of this plan");
+        }
+    }
+    checks.finish()
+}
+
+pub fn insert_division(conn: &mut DbConnection, form: &DivisionForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    let plan = plan_of!(conn, departments, form.department_id)
+        .ok_or_else(|| ApiError::not_found("department", form.department_id))?;
+    diesel::insert_into(divisions::table)
+        .values((
+            divisions::plan_id.eq(plan),
+            divisions::department_id.eq(form.department_id),
+            divisions::code.eq(&form.code),
+            divisions::name.eq(&form.name),
+            divisions::created_at.eq(now),
+            divisions::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id_by_code!(conn, divisions, plan, &form.code))
+}
+
+pub fn update_division(
+    conn: &mut DbConnection,
+    id: i64,
+    form: &DivisionForm,
+) -> Result<(), ApiError> {
+    diesel::update(divisions::table.find(id))
+        .set((
+            divisions::department_id.eq(form.department_id),
+            divisions::code.eq(&form.code),
+            divisions::name.eq(&form.name),
+            divisions::version.eq(divisions::version + 1),
+            divisions::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn division_dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+    use super::schema::project_divisions;
+    Ok(super::dependents(&[(
+        count_of!(conn, project_divisions, division_id, id),
+        "projects",
+    )]))
+}
+
+pub fn delete_division(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(divisions::table.find(id)).execute(conn)?;
+    Ok(())
+}

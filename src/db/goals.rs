@@ -3,8 +3,15 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{goals, initiatives, measures};
-use super::{filter_common, find_row, load_page, Db, DbConnection, Listing, Page};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::schema::{goals, initiatives, kpis, measures, project_appearances};
+use super::{
+    code_taken, count_of, dependents, filter_common, find_row, id_by_code, load_page, plan_of, Db,
+    DbConnection, Listing, Page,
+};
+use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -201,4 +208,307 @@ pub fn get_initiative(conn: &mut DbConnection, id: i64) -> Result<InitiativeRow,
         "initiative",
         id
     ))
+}
+
+/// Editable fields of a goal.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GoalForm {
+    /// The plan the goal belongs to (fixed once created).
+    #[schema(example = 1)]
+    pub plan_id: i64,
+    /// Unique within the plan.
+    #[schema(example = "5")]
+    pub code: String,
+    #[schema(example = 5)]
+    pub number: i32,
+    #[schema(example = "転入促進")]
+    pub category: String,
+    #[schema(example = "地域の魅力発信・人材交流と都市機能の向上により、活気に満ちたまちをつくる")]
+    pub title: String,
+}
+
+/// Editable fields of a measure.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasureForm {
+    /// The goal it serves (within the same plan).
+    #[schema(example = 1)]
+    pub goal_id: i64,
+    #[schema(example = "1-4")]
+    pub code: String,
+    #[schema(example = 4)]
+    pub number: i32,
+    #[schema(example = "関係人口を創出し、あつぎの魅力を全国に発信する")]
+    pub title: String,
+}
+
+/// Editable fields of an initiative.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InitiativeForm {
+    /// The measure it belongs to (within the same plan).
+    #[schema(example = 1)]
+    pub measure_id: i64,
+    #[schema(example = "1-1-4")]
+    pub code: String,
+    #[schema(example = 4)]
+    pub number: i32,
+    #[schema(example = "都市間交流の促進")]
+    pub title: String,
+}
+
+/// The plan a parent record is in, or a field error naming the missing parent.
+pub fn parent_plan(
+    checks: &mut Checks,
+    field: &str,
+    resource: &str,
+    plan: Option<i64>,
+    id: i64,
+) -> Option<i64> {
+    if plan.is_none() {
+        checks.fail(field, format!("{resource} {id} does not exist"));
+    }
+    plan
+}
+
+/// On update, a record stays in its plan: moving it would strand its children in the old one.
+pub fn same_plan(checks: &mut Checks, field: &str, current: Option<i64>, new: Option<i64>) {
+    if let (Some(current), Some(new)) = (current, new) {
+        if current != new {
+            checks.fail(
+                field,
+                "must be in the record's own plan; records cannot move between plans",
+            );
+        }
+    }
+}
+
+pub fn validate_goal(
+    conn: &mut DbConnection,
+    form: &GoalForm,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.positive("number", form.number);
+    checks.text("category", &form.category, MAX_NAME);
+    checks.text("title", &form.title, MAX_NAME);
+    let exists = super::plans::exists(conn, form.plan_id)?;
+    let plan = parent_plan(
+        &mut checks,
+        "plan_id",
+        "plan",
+        exists.then_some(form.plan_id),
+        form.plan_id,
+    );
+    if let Some(id) = id {
+        same_plan(&mut checks, "plan_id", plan_of!(conn, goals, id), plan);
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, goals, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another goal of this plan");
+        }
+    }
+    checks.finish()
+}
+
+pub fn insert_goal(conn: &mut DbConnection, form: &GoalForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    diesel::insert_into(goals::table)
+        .values((
+            goals::plan_id.eq(form.plan_id),
+            goals::code.eq(&form.code),
+            goals::number.eq(form.number),
+            goals::category.eq(&form.category),
+            goals::title.eq(&form.title),
+            goals::created_at.eq(now),
+            goals::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id_by_code!(conn, goals, form.plan_id, &form.code))
+}
+
+pub fn update_goal(conn: &mut DbConnection, id: i64, form: &GoalForm) -> Result<(), ApiError> {
+    diesel::update(goals::table.find(id))
+        .set((
+            goals::code.eq(&form.code),
+            goals::number.eq(form.number),
+            goals::category.eq(&form.category),
+            goals::title.eq(&form.title),
+            goals::version.eq(goals::version + 1),
+            goals::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn goal_dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+    Ok(dependents(&[(
+        count_of!(conn, measures, goal_id, id),
+        "measures",
+    )]))
+}
+
+pub fn delete_goal(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(goals::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+pub fn validate_measure(
+    conn: &mut DbConnection,
+    form: &MeasureForm,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.positive("number", form.number);
+    checks.text("title", &form.title, MAX_NAME);
+    let plan = parent_plan(
+        &mut checks,
+        "goal_id",
+        "goal",
+        plan_of!(conn, goals, form.goal_id),
+        form.goal_id,
+    );
+    if let Some(id) = id {
+        same_plan(&mut checks, "goal_id", plan_of!(conn, measures, id), plan);
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, measures, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another measure of this plan");
+        }
+    }
+    checks.finish()
+}
+
+pub fn insert_measure(conn: &mut DbConnection, form: &MeasureForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    let plan = plan_of!(conn, goals, form.goal_id)
+        .ok_or_else(|| ApiError::not_found("goal", form.goal_id))?;
+    diesel::insert_into(measures::table)
+        .values((
+            measures::plan_id.eq(plan),
+            measures::goal_id.eq(form.goal_id),
+            measures::code.eq(&form.code),
+            measures::number.eq(form.number),
+            measures::title.eq(&form.title),
+            measures::created_at.eq(now),
+            measures::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id_by_code!(conn, measures, plan, &form.code))
+}
+
+pub fn update_measure(
+    conn: &mut DbConnection,
+    id: i64,
+    form: &MeasureForm,
+) -> Result<(), ApiError> {
+    diesel::update(measures::table.find(id))
+        .set((
+            measures::goal_id.eq(form.goal_id),
+            measures::code.eq(&form.code),
+            measures::number.eq(form.number),
+            measures::title.eq(&form.title),
+            measures::version.eq(measures::version + 1),
+            measures::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn measure_dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+    Ok(dependents(&[(
+        count_of!(conn, initiatives, measure_id, id),
+        "initiatives",
+    )]))
+}
+
+pub fn delete_measure(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(measures::table.find(id)).execute(conn)?;
+    Ok(())
+}
+
+pub fn validate_initiative(
+    conn: &mut DbConnection,
+    form: &InitiativeForm,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.positive("number", form.number);
+    checks.text("title", &form.title, MAX_NAME);
+    let plan = parent_plan(
+        &mut checks,
+        "measure_id",
+        "measure",
+        plan_of!(conn, measures, form.measure_id),
+        form.measure_id,
+    );
+    if let Some(id) = id {
+        same_plan(
+            &mut checks,
+            "measure_id",
+            plan_of!(conn, initiatives, id),
+            plan,
+        );
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, initiatives, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another initiative of this plan");
+        }
+    }
+    checks.finish()
+}
+
+pub fn insert_initiative(conn: &mut DbConnection, form: &InitiativeForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    let plan = plan_of!(conn, measures, form.measure_id)
+        .ok_or_else(|| ApiError::not_found("measure", form.measure_id))?;
+    diesel::insert_into(initiatives::table)
+        .values((
+            initiatives::plan_id.eq(plan),
+            initiatives::measure_id.eq(form.measure_id),
+            initiatives::code.eq(&form.code),
+            initiatives::number.eq(form.number),
+            initiatives::title.eq(&form.title),
+            initiatives::created_at.eq(now),
+            initiatives::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id_by_code!(conn, initiatives, plan, &form.code))
+}
+
+pub fn update_initiative(
+    conn: &mut DbConnection,
+    id: i64,
+    form: &InitiativeForm,
+) -> Result<(), ApiError> {
+    diesel::update(initiatives::table.find(id))
+        .set((
+            initiatives::measure_id.eq(form.measure_id),
+            initiatives::code.eq(&form.code),
+            initiatives::number.eq(form.number),
+            initiatives::title.eq(&form.title),
+            initiatives::version.eq(initiatives::version + 1),
+            initiatives::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn initiative_dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+    Ok(dependents(&[
+        (count_of!(conn, kpis, initiative_id, id), "KPIs"),
+        (
+            count_of!(conn, project_appearances, initiative_id, id),
+            "project appearances",
+        ),
+    ]))
+}
+
+pub fn delete_initiative(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(initiatives::table.find(id)).execute(conn)?;
+    Ok(())
 }

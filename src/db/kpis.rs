@@ -3,10 +3,18 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::goals::{initiative_ids_of_goal, CommonFilter};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::goals::{initiative_ids_of_goal, parent_plan, same_plan, CommonFilter};
 use super::schema::{initiatives, kpis};
-use super::{filter_common, find_row, load_page, Db, DbConnection, Listing, Page};
+use super::{
+    code_taken, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing,
+    Page,
+};
+use crate::domain::kpi::{direction, Direction, YearType};
 use crate::domain::text::{fold_for_search, like_contains};
+use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 use crate::error::ApiError;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -85,4 +93,150 @@ pub fn of_initiative(conn: &mut DbConnection, initiative: i64) -> Result<Vec<Kpi
         .order(kpis::id)
         .select(KpiRow::as_select())
         .load(conn)?)
+}
+
+/// Editable fields of a KPI. `direction` is derived from baseline and target; it may only be
+/// given where it cannot be derived (a baseline of "—").
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KpiForm {
+    /// The initiative it measures (within the same plan).
+    #[schema(example = 1)]
+    pub initiative_id: i64,
+    /// Unique within the plan.
+    #[schema(example = "1-1-1-3")]
+    pub code: String,
+    #[schema(example = "国内友好都市との交流活動件数")]
+    pub name: String,
+    #[schema(example = "件")]
+    pub unit: String,
+    /// A running total (累計).
+    #[serde(default)]
+    pub cumulative: bool,
+    pub baseline: MeasurementForm,
+    pub target: MeasurementForm,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<Direction>,
+}
+
+/// A baseline or target as published.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MeasurementForm {
+    /// The exact decimal as a string ("99.10"), or null where none was measured ("—").
+    #[schema(example = "99.10")]
+    pub value: Option<String>,
+    #[schema(example = 2026)]
+    pub year: i32,
+    pub year_type: YearType,
+}
+
+pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.text("name", &form.name, MAX_NAME);
+    checks.text("unit", &form.unit, MAX_CODE);
+    for (field, measurement) in [("baseline", &form.baseline), ("target", &form.target)] {
+        if let Some(value) = &measurement.value {
+            checks.decimal(&format!("{field}.value"), value);
+        }
+        checks.year(&format!("{field}.year"), measurement.year);
+    }
+    if form.target.value.is_none() {
+        checks.fail("target.value", "a KPI needs a target value");
+    }
+    if form.target.year < form.baseline.year {
+        checks.fail("target.year", "must not be before baseline.year");
+    }
+    if let (Some(given), Some(_)) = (form.direction, &form.baseline.value) {
+        let derived = stored_direction(form);
+        if given != derived {
+            checks.fail(
+                "direction",
+                format!(
+                    "is derived from baseline and target: `{}` here",
+                    derived.as_str()
+                ),
+            );
+        }
+    }
+    let plan = parent_plan(
+        &mut checks,
+        "initiative_id",
+        "initiative",
+        plan_of!(conn, initiatives, form.initiative_id),
+        form.initiative_id,
+    );
+    if let Some(id) = id {
+        same_plan(&mut checks, "initiative_id", plan_of!(conn, kpis, id), plan);
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, kpis, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another KPI of this plan");
+        }
+    }
+    checks.finish()
+}
+
+/// Derived from baseline and target; as given (default `increase`) where there is no baseline.
+fn stored_direction(form: &KpiForm) -> Direction {
+    match form.baseline.value {
+        Some(_) => direction(form.baseline.value.as_deref(), form.target.value.as_deref()),
+        None => form.direction.unwrap_or(Direction::Increase),
+    }
+}
+
+pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    let plan = plan_of!(conn, initiatives, form.initiative_id)
+        .ok_or_else(|| ApiError::not_found("initiative", form.initiative_id))?;
+    diesel::insert_into(kpis::table)
+        .values((
+            kpis::plan_id.eq(plan),
+            kpis::initiative_id.eq(form.initiative_id),
+            kpis::code.eq(&form.code),
+            kpis::name.eq(&form.name),
+            kpis::unit.eq(&form.unit),
+            kpis::cumulative.eq(form.cumulative),
+            kpis::direction.eq(stored_direction(form).as_str()),
+            kpis::baseline_value.eq(&form.baseline.value),
+            kpis::baseline_year.eq(form.baseline.year),
+            kpis::baseline_year_type.eq(form.baseline.year_type.as_str()),
+            kpis::target_value.eq(&form.target.value),
+            kpis::target_year.eq(form.target.year),
+            kpis::target_year_type.eq(form.target.year_type.as_str()),
+            kpis::search_text.eq(fold_for_search(&form.name)),
+            kpis::created_at.eq(now),
+            kpis::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(id_by_code!(conn, kpis, plan, &form.code))
+}
+
+pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), ApiError> {
+    diesel::update(kpis::table.find(id))
+        .set((
+            kpis::initiative_id.eq(form.initiative_id),
+            kpis::code.eq(&form.code),
+            kpis::name.eq(&form.name),
+            kpis::unit.eq(&form.unit),
+            kpis::cumulative.eq(form.cumulative),
+            kpis::direction.eq(stored_direction(form).as_str()),
+            kpis::baseline_value.eq(&form.baseline.value),
+            kpis::baseline_year.eq(form.baseline.year),
+            kpis::baseline_year_type.eq(form.baseline.year_type.as_str()),
+            kpis::target_value.eq(&form.target.value),
+            kpis::target_year.eq(form.target.year),
+            kpis::target_year_type.eq(form.target.year_type.as_str()),
+            kpis::search_text.eq(fold_for_search(&form.name)),
+            kpis::version.eq(kpis::version + 1),
+            kpis::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(kpis::table.find(id)).execute(conn)?;
+    Ok(())
 }

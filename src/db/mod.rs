@@ -7,6 +7,7 @@ pub mod plans;
 pub mod projects;
 pub mod schema;
 pub mod seed;
+pub mod write;
 
 use std::time::Duration;
 
@@ -296,3 +297,67 @@ macro_rules! filter_common {
     }};
 }
 pub(crate) use filter_common;
+
+/// The plan of a record of `$table`, or `None` when no record has this id.
+macro_rules! plan_of {
+    ($conn:expr, $table:ident, $id:expr) => {{
+        use diesel::prelude::*;
+        $table::table
+            .find($id)
+            .select($table::plan_id)
+            .first::<i64>($conn)
+            .optional()?
+    }};
+}
+pub(crate) use plan_of;
+
+/// Whether another record of `$table` in the plan already has this code.
+macro_rules! code_taken {
+    ($conn:expr, $table:ident, $plan:expr, $column:ident, $value:expr, $except:expr) => {{
+        use diesel::prelude::*;
+        let mut query = $table::table
+            .filter($table::plan_id.eq($plan))
+            .filter($table::$column.eq($value.to_string()))
+            .select($table::id)
+            .into_boxed();
+        if let Some(except) = $except {
+            query = query.filter($table::id.ne(except));
+        }
+        query.first::<i64>($conn).optional()?.is_some()
+    }};
+}
+pub(crate) use code_taken;
+
+/// How many records of `$table` have `$column = $id`: for "what depends on this" answers.
+macro_rules! count_of {
+    ($conn:expr, $table:ident, $column:ident, $id:expr) => {{
+        use diesel::prelude::*;
+        $table::table
+            .filter($table::$column.eq($id))
+            .count()
+            .get_result::<i64>($conn)?
+    }};
+}
+pub(crate) use count_of;
+
+/// Reads back the id of a row just inserted, by its unique (plan, code): portable, where `RETURNING` is not.
+macro_rules! id_by_code {
+    ($conn:expr, $table:ident, $plan:expr, $code:expr) => {{
+        use diesel::prelude::*;
+        $table::table
+            .filter($table::plan_id.eq($plan))
+            .filter($table::code.eq($code))
+            .select($table::id)
+            .first::<i64>($conn)?
+    }};
+}
+pub(crate) use id_by_code;
+
+/// "3 measures": a dependent count for a 409, or nothing when there are none.
+pub fn dependents(counts: &[(i64, &str)]) -> Vec<String> {
+    counts
+        .iter()
+        .filter(|(count, _)| *count > 0)
+        .map(|(count, what)| format!("{count} {what}"))
+        .collect()
+}

@@ -63,3 +63,130 @@ pub fn get(conn: &mut DbConnection, id: i64) -> Result<(PlanRow, Vec<CorrectionR
         .load(conn)?;
     Ok((plan, corrections))
 }
+
+pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
+    Ok(plans::table
+        .find(id)
+        .select(plans::id)
+        .first::<i64>(conn)
+        .optional()?
+        .is_some())
+}
+
+/// Editable fields of a plan.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PlanForm {
+    /// Unique over all plans.
+    #[schema(example = "atsugi-3")]
+    pub code: String,
+    #[schema(example = "第3期厚木市まち・ひと・しごと創生総合戦略")]
+    pub name: String,
+    #[schema(
+        example = "第3期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧"
+    )]
+    pub document_title: String,
+    /// Six-digit local government code with its check digit.
+    #[schema(example = "142123")]
+    pub municipality_code: String,
+    #[schema(example = "厚木市")]
+    pub municipality_name: String,
+    #[schema(example = "神奈川県")]
+    pub prefecture: String,
+    #[schema(example = 2027)]
+    pub period_start_year: i32,
+    #[schema(example = 2031)]
+    pub period_end_year: i32,
+}
+
+pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Result<(), ApiError> {
+    use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.text("name", &form.name, MAX_NAME);
+    checks.text("document_title", &form.document_title, MAX_NAME);
+    checks.text("municipality_name", &form.municipality_name, MAX_NAME);
+    checks.text("prefecture", &form.prefecture, MAX_NAME);
+    if !(form.municipality_code.len() == 6
+        && form.municipality_code.bytes().all(|b| b.is_ascii_digit()))
+    {
+        checks.fail(
+            "municipality_code",
+            "must be the 6-digit local government code, like \"142123\"",
+        );
+    }
+    checks.year("period_start_year", form.period_start_year);
+    checks.year("period_end_year", form.period_end_year);
+    if form.period_end_year < form.period_start_year {
+        checks.fail("period_end_year", "must not be before period_start_year");
+    }
+    let mut taken = plans::table
+        .filter(plans::code.eq(&form.code))
+        .select(plans::id)
+        .into_boxed();
+    if let Some(id) = id {
+        taken = taken.filter(plans::id.ne(id));
+    }
+    if taken.first::<i64>(conn).optional()?.is_some() {
+        checks.fail("code", "is already used by another plan");
+    }
+    checks.finish()
+}
+
+pub fn insert(conn: &mut DbConnection, form: &PlanForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    diesel::insert_into(plans::table)
+        .values((
+            plans::code.eq(&form.code),
+            plans::name.eq(&form.name),
+            plans::document_title.eq(&form.document_title),
+            plans::municipality_code.eq(&form.municipality_code),
+            plans::municipality_name.eq(&form.municipality_name),
+            plans::prefecture.eq(&form.prefecture),
+            plans::period_start_year.eq(form.period_start_year),
+            plans::period_end_year.eq(form.period_end_year),
+            plans::created_at.eq(now),
+            plans::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(plans::table
+        .filter(plans::code.eq(&form.code))
+        .select(plans::id)
+        .first(conn)?)
+}
+
+pub fn update(conn: &mut DbConnection, id: i64, form: &PlanForm) -> Result<(), ApiError> {
+    diesel::update(plans::table.find(id))
+        .set((
+            plans::code.eq(&form.code),
+            plans::name.eq(&form.name),
+            plans::document_title.eq(&form.document_title),
+            plans::municipality_code.eq(&form.municipality_code),
+            plans::municipality_name.eq(&form.municipality_name),
+            plans::prefecture.eq(&form.prefecture),
+            plans::period_start_year.eq(form.period_start_year),
+            plans::period_end_year.eq(form.period_end_year),
+            plans::version.eq(plans::version + 1),
+            plans::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+pub fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+    use super::count_of;
+    use super::schema::{departments, goals, projects};
+    Ok(super::dependents(&[
+        (count_of!(conn, goals, plan_id, id), "goals"),
+        (count_of!(conn, projects, plan_id, id), "projects"),
+        (count_of!(conn, departments, plan_id, id), "departments"),
+    ]))
+}
+
+/// Deletes a plan with nothing left in it (and its list of source corrections, which is part of it).
+pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(source_corrections::table.filter(source_corrections::plan_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(plans::table.find(id)).execute(conn)?;
+    Ok(())
+}

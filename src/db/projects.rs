@@ -49,7 +49,7 @@ pub struct ResponsibleDivisionRow {
 
 /// A project with everything its API view shows.
 #[derive(Debug, Clone)]
-pub struct ProjectRecord {
+pub struct ProjectWithLinks {
     pub project: ProjectRow,
     pub appearances: Vec<AppearanceRow>,
     pub divisions: Vec<ResponsibleDivisionRow>,
@@ -136,7 +136,7 @@ pub fn list(
     conn: &mut DbConnection,
     filter: &ProjectFilter,
     page: Page,
-) -> Result<Listing<ProjectRecord>, ApiError> {
+) -> Result<Listing<ProjectWithLinks>, ApiError> {
     let listing = load_page!(conn, filtered(filter), ProjectRow, projects::id, page);
     Ok(Listing {
         items: with_details(conn, listing.items)?,
@@ -144,7 +144,7 @@ pub fn list(
     })
 }
 
-pub fn get(conn: &mut DbConnection, id: i64) -> Result<ProjectRecord, ApiError> {
+pub fn get(conn: &mut DbConnection, id: i64) -> Result<ProjectWithLinks, ApiError> {
     let rows = projects::table
         .find(id)
         .select(ProjectRow::as_select())
@@ -158,7 +158,7 @@ pub fn get(conn: &mut DbConnection, id: i64) -> Result<ProjectRecord, ApiError> 
 fn with_details(
     conn: &mut DbConnection,
     rows: Vec<ProjectRow>,
-) -> Result<Vec<ProjectRecord>, ApiError> {
+) -> Result<Vec<ProjectWithLinks>, ApiError> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut appearances: HashMap<i64, Vec<AppearanceRow>> = HashMap::new();
     for appearance in project_appearances::table
@@ -202,7 +202,7 @@ fn with_details(
     }
     Ok(rows
         .into_iter()
-        .map(|project| ProjectRecord {
+        .map(|project| ProjectWithLinks {
             appearances: appearances.remove(&project.id).unwrap_or_default(),
             divisions: divisions.remove(&project.id).unwrap_or_default(),
             project,
@@ -238,4 +238,237 @@ pub fn in_initiative(
             project_appearances::description,
         ))
         .load(conn)?)
+}
+
+/// Editable fields of a project, with where it appears and who is responsible.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectForm {
+    /// The plan it belongs to (fixed once created).
+    #[schema(example = 1)]
+    pub plan_id: i64,
+    /// Unique within the plan.
+    #[schema(example = "P148")]
+    pub code: String,
+    /// Unique within the plan.
+    #[schema(example = "国内交流推進事業")]
+    pub name: String,
+    /// Special account (特別会計), or null.
+    #[serde(default)]
+    #[schema(example = json!(null))]
+    pub account: Option<String>,
+    /// Ids of the responsible divisions, in order (at least one).
+    #[schema(example = json!([1]))]
+    pub divisions: Vec<i64>,
+    /// Where the project is listed, each with its description there (at least one).
+    pub appearances: Vec<AppearanceForm>,
+}
+
+/// One listing of a project under an initiative.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppearanceForm {
+    #[schema(example = 1)]
+    pub initiative_id: i64,
+    #[schema(example = "国内友好都市との訪問団の受入れ及び派遣を行います。")]
+    pub description: String,
+}
+
+use super::goals::parent_plan;
+use super::{code_taken, id_by_code, plan_of};
+use crate::domain::validate::{Checks, MAX_CODE, MAX_DESCRIPTION, MAX_NAME};
+
+/// Most divisions or appearances one project may list.
+const MAX_LINKS: usize = 50;
+
+pub fn validate(
+    conn: &mut DbConnection,
+    form: &ProjectForm,
+    id: Option<i64>,
+) -> Result<(), ApiError> {
+    let mut checks = Checks::default();
+    checks.text("code", &form.code, MAX_CODE);
+    checks.text("name", &form.name, MAX_NAME);
+    if let Some(account) = &form.account {
+        checks.text("account", account, MAX_NAME);
+    }
+    let exists = super::plans::exists(conn, form.plan_id)?;
+    let plan = parent_plan(
+        &mut checks,
+        "plan_id",
+        "plan",
+        exists.then_some(form.plan_id),
+        form.plan_id,
+    );
+    if let (Some(id), Some(plan)) = (id, plan) {
+        super::goals::same_plan(
+            &mut checks,
+            "plan_id",
+            plan_of!(conn, projects, id),
+            Some(plan),
+        );
+    }
+    if form.divisions.is_empty() || form.divisions.len() > MAX_LINKS {
+        checks.fail(
+            "divisions",
+            format!("must list 1 to {MAX_LINKS} responsible divisions"),
+        );
+    }
+    if form.appearances.is_empty() || form.appearances.len() > MAX_LINKS {
+        checks.fail(
+            "appearances",
+            format!("must list 1 to {MAX_LINKS} places the project appears"),
+        );
+    }
+    for (index, division) in form.divisions.iter().enumerate() {
+        let field = format!("divisions[{index}]");
+        if form.divisions[..index].contains(division) {
+            checks.fail(&field, "is listed twice");
+        } else if plan.is_some() && plan_of!(conn, divisions, *division) != plan {
+            checks.fail(
+                &field,
+                format!("division {division} does not exist in this plan"),
+            );
+        }
+    }
+    for (index, appearance) in form.appearances.iter().enumerate() {
+        let field = format!("appearances[{index}]");
+        checks.text(
+            &format!("{field}.description"),
+            &appearance.description,
+            MAX_DESCRIPTION,
+        );
+        if form.appearances[..index]
+            .iter()
+            .any(|other| other.initiative_id == appearance.initiative_id)
+        {
+            checks.fail(&format!("{field}.initiative_id"), "is listed twice");
+        } else if plan.is_some() && plan_of!(conn, initiatives, appearance.initiative_id) != plan {
+            checks.fail(
+                &format!("{field}.initiative_id"),
+                format!(
+                    "initiative {} does not exist in this plan",
+                    appearance.initiative_id
+                ),
+            );
+        }
+    }
+    if let Some(plan) = plan {
+        if code_taken!(conn, projects, plan, code, &form.code, id) {
+            checks.fail("code", "is already used by another project of this plan");
+        }
+        if code_taken!(conn, projects, plan, name, &form.name, id) {
+            checks.fail(
+                "name",
+                "is already the name of another project of this plan",
+            );
+        }
+    }
+    checks.finish()
+}
+
+/// The departments of divisions: what a department-restricted token is checked against.
+pub fn departments_of(conn: &mut DbConnection, division_ids: &[i64]) -> Result<Vec<i64>, ApiError> {
+    Ok(divisions::table
+        .filter(divisions::id.eq_any(division_ids))
+        .select(divisions::department_id)
+        .load(conn)?)
+}
+
+pub fn insert(conn: &mut DbConnection, form: &ProjectForm) -> Result<i64, ApiError> {
+    let now = super::now();
+    diesel::insert_into(projects::table)
+        .values((
+            projects::plan_id.eq(form.plan_id),
+            projects::code.eq(&form.code),
+            projects::name.eq(&form.name),
+            projects::account.eq(&form.account),
+            projects::search_text.eq(fold_for_search(&form.name)),
+            projects::created_at.eq(now),
+            projects::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    let id = id_by_code!(conn, projects, form.plan_id, &form.code);
+    replace_links(conn, id, form)?;
+    Ok(id)
+}
+
+pub fn update(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result<(), ApiError> {
+    diesel::update(projects::table.find(id))
+        .set((
+            projects::code.eq(&form.code),
+            projects::name.eq(&form.name),
+            projects::account.eq(&form.account),
+            projects::search_text.eq(fold_for_search(&form.name)),
+            projects::version.eq(projects::version + 1),
+            projects::updated_at.eq(super::now()),
+        ))
+        .execute(conn)?;
+    replace_links(conn, id, form)
+}
+
+/// Sets the project's divisions and appearances to the form's. An appearance that stays keeps its
+/// place in its initiative's table; a new one goes to the end of that table.
+fn replace_links(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result<(), ApiError> {
+    diesel::delete(project_divisions::table.filter(project_divisions::project_id.eq(id)))
+        .execute(conn)?;
+    for (position, division) in form.divisions.iter().enumerate() {
+        diesel::insert_into(project_divisions::table)
+            .values((
+                project_divisions::project_id.eq(id),
+                project_divisions::division_id.eq(division),
+                project_divisions::position.eq(position as i32 + 1),
+            ))
+            .execute(conn)?;
+    }
+    let kept: Vec<i64> = form
+        .appearances
+        .iter()
+        .map(|appearance| appearance.initiative_id)
+        .collect();
+    diesel::delete(
+        project_appearances::table
+            .filter(project_appearances::project_id.eq(id))
+            .filter(project_appearances::initiative_id.ne_all(&kept)),
+    )
+    .execute(conn)?;
+    for appearance in &form.appearances {
+        let search_text = fold_for_search(&appearance.description);
+        let updated = diesel::update(
+            project_appearances::table
+                .filter(project_appearances::project_id.eq(id))
+                .filter(project_appearances::initiative_id.eq(appearance.initiative_id)),
+        )
+        .set((
+            project_appearances::description.eq(&appearance.description),
+            project_appearances::search_text.eq(&search_text),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            let last: Option<i32> = project_appearances::table
+                .filter(project_appearances::initiative_id.eq(appearance.initiative_id))
+                .select(diesel::dsl::max(project_appearances::position))
+                .first(conn)?;
+            diesel::insert_into(project_appearances::table)
+                .values((
+                    project_appearances::project_id.eq(id),
+                    project_appearances::initiative_id.eq(appearance.initiative_id),
+                    project_appearances::position.eq(last.unwrap_or(0) + 1),
+                    project_appearances::description.eq(&appearance.description),
+                    project_appearances::search_text.eq(&search_text),
+                ))
+                .execute(conn)?;
+        }
+    }
+    Ok(())
+}
+
+/// A project's appearances and division links are part of it: they go with it.
+pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(project_appearances::table.filter(project_appearances::project_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(project_divisions::table.filter(project_divisions::project_id.eq(id)))
+        .execute(conn)?;
+    diesel::delete(projects::table.find(id)).execute(conn)?;
+    Ok(())
 }

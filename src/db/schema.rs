@@ -175,3 +175,37 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_appearances,
     project_divisions,
 );
+
+diesel::table! {
+    data_version (id) {
+        id -> BigInt,
+        version -> BigInt,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> BigInt,
+        occurred_at -> Timestamp,
+        subject -> Text,
+        jti -> Text,
+        method -> Text,
+        resource -> Text,
+        record_id -> BigInt,
+        operation -> Text,
+        before_json -> Nullable<Text>,
+        after_json -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    api_tokens (jti) {
+        jti -> Text,
+        subject -> Text,
+        scopes -> Text,
+        department_id -> Nullable<BigInt>,
+        issued_at -> Nullable<Timestamp>,
+        expires_at -> Nullable<Timestamp>,
+        revoked_at -> Nullable<Timestamp>,
+    }
+}

@@ -48,7 +48,7 @@ pub fn seed(conn: &mut DbConnection, dataset: &Dataset) -> Result<SeedOutcome, A
     if let Some(plan_id) = plan_id_by_code(conn, &dataset.plan.code)? {
         return Ok(SeedOutcome::AlreadyPresent { plan_id });
     }
-    match conn.transaction(|conn| load(conn, dataset)) {
+    match super::write::write_transaction(conn, |conn| load(conn, dataset)) {
         Ok(plan_id) => Ok(SeedOutcome::Loaded { plan_id }),
         // Another instance seeding the same database at the same moment won the race.
         Err(error) => match plan_id_by_code(conn, &dataset.plan.code)? {

@@ -3,3 +3,4 @@
 pub mod era;
 pub mod kpi;
 pub mod text;
+pub mod validate;

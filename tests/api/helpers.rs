@@ -207,13 +207,107 @@ fn remove_stale(dir: &std::path::Path) {
     });
 }
 
-/// The app on a given database URL, on a random port.
+/// The signing secret of the test apps.
+pub const TEST_SECRET: &str = "a-test-secret-of-more-than-32-bytes!";
+pub const ISSUER: &str = "strategy-api";
+pub const AUDIENCE: &str = "strategy-api";
+
+/// Valid claims for the scopes, to send as they are or to spoil one at a time.
+pub fn claims(scopes: &[&str], dept: Option<i64>) -> Value {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = serde_json::json!({
+        "sub": "tester",
+        "scope": scopes.join(" "),
+        "jti": format!("test-{}", uuid_like()),
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+    });
+    if let Some(dept) = dept {
+        claims["dept"] = dept.into();
+    }
+    claims
+}
+
+fn uuid_like() -> String {
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    format!(
+        "{}-{}",
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+/// A token with these claims, signed HS256 with `secret`.
+pub fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .expect("token signs")
+}
+
+/// A valid token of the test apps.
+pub fn token(scopes: &[&str], dept: Option<i64>) -> String {
+    sign(&claims(scopes, dept), TEST_SECRET)
+}
+
+impl TestApp {
+    /// A write: JSON body, optional bearer token and If-Match.
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        if_match: Option<&str>,
+        body: Option<&Value>,
+    ) -> reqwest::Response {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(if_match) = if_match {
+            request = request.header("If-Match", if_match);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        request.send().await.expect("request sent")
+    }
+
+    /// The current ETag of a record.
+    pub async fn etag(&self, path: &str) -> String {
+        let response = self.get(path).await;
+        assert_eq!(response.status(), 200, "GET {path}");
+        response.headers()["etag"].to_str().unwrap().to_string()
+    }
+}
+
+/// The app on a given database URL, on a random port, with writes enabled.
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
+    spawn_configured(database_url, |config| {
+        config.jwt_secret = Some(TEST_SECRET.into())
+    })
+    .await
+}
+
+/// The app with no signing key: read-only.
+pub async fn spawn_read_only_app_on(database_url: &str) -> TestApp {
+    spawn_configured(database_url, |_| {}).await
+}
+
+async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
     let mut config = Config::with_database(database_url);
     config.bind = "127.0.0.1:0".into();
     config.workers = Some(1);
     config.pool_size = 4;
     config.pool_timeout_secs = 2;
+    config.jwt_secret = None;
+    config.jwt_public_key_file = None;
+    adjust(&mut config);
     let database = Database::new(
         &config.database_url,
         config.pool_size,

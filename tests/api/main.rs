@@ -3,6 +3,7 @@
 #[macro_use]
 mod helpers;
 
+mod concurrency;
 mod departments;
 mod errors;
 mod fidelity;

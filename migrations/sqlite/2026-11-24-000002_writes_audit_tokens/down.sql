@@ -1,0 +1,3 @@
+DROP TABLE api_tokens;
+DROP TABLE audit_log;
+DROP TABLE data_version;

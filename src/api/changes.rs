@@ -1,0 +1,210 @@
+//! `/changes`, the public feed other systems sync from, and `/audit`, the admins' full record.
+
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::records::Writer;
+use super::{collection, utc, Collection, PageParams, QueryParams};
+use crate::auth::Scope;
+use crate::db::write::{self, AuditFilter, AuditRow};
+use crate::db::Database;
+use crate::error::{ApiError, ListErrors};
+
+/// Most changes one feed request returns.
+const MAX_CHANGES: i64 = 1000;
+
+/// One change: which record, what happened, and its place in the feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Change {
+    /// Position in the feed: pass the last one you processed as `since`.
+    #[schema(example = 1)]
+    pub cursor: i64,
+    /// `plan`, `goal`, `measure`, `initiative`, `kpi`, `project`, `department` or `division`.
+    #[schema(example = "kpi")]
+    pub resource: String,
+    /// The record's id: GET it (a deleted record answers 404).
+    #[schema(example = 43)]
+    pub id: i64,
+    /// `create`, `update` or `delete`.
+    #[schema(example = "update")]
+    pub operation: String,
+    pub occurred_at: DateTime<Utc>,
+}
+
+/// A page of the feed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Changes {
+    /// Changes after `since`, oldest first.
+    pub items: Vec<Change>,
+    /// The `since` of the next request: the last cursor here, or `since` when nothing changed.
+    #[schema(example = 1)]
+    pub next_cursor: i64,
+    /// The newest cursor there is: when `next_cursor` reaches it, you are up to date.
+    #[schema(example = 1)]
+    pub latest_cursor: i64,
+}
+
+impl From<AuditRow> for Change {
+    fn from(row: AuditRow) -> Self {
+        Change {
+            cursor: row.id,
+            resource: row.resource,
+            id: row.record_id,
+            operation: row.operation,
+            occurred_at: utc(row.occurred_at),
+        }
+    }
+}
+
+/// Parameters of the feed.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ChangesParams {
+    /// The last cursor already processed; 0 (the default) starts from the beginning.
+    #[param(minimum = 0, default = 0)]
+    pub since: Option<i64>,
+    /// Most changes to return: 1 to 1000, default 1000.
+    #[param(minimum = 1, maximum = 1000, default = 1000)]
+    pub limit: Option<i64>,
+}
+
+/// The change feed: every create, update and delete after a cursor, in commit order.
+#[utoipa::path(
+    tag = "changes",
+    params(ChangesParams),
+    responses((status = 200, description = "Changes after the cursor", body = Changes), ListErrors)
+)]
+#[get("/changes")]
+pub async fn changes(
+    db: web::Data<Database>,
+    request: HttpRequest,
+) -> Result<web::Json<Changes>, ApiError> {
+    let mut params = QueryParams::parse(request.query_string())?;
+    let since = params.bounded("since", 0, i64::MAX)?.unwrap_or(0);
+    let limit = params
+        .bounded("limit", 1, MAX_CHANGES)?
+        .unwrap_or(MAX_CHANGES);
+    params.finish()?;
+    let (rows, latest) = db
+        .run(move |conn| {
+            Ok((
+                write::changes_since(conn, since, limit)?,
+                write::latest_change(conn)?,
+            ))
+        })
+        .await?;
+    let next_cursor = rows.last().map_or(since, |row| row.id);
+    Ok(web::Json(Changes {
+        items: rows.into_iter().map(Change::from).collect(),
+        next_cursor,
+        latest_cursor: latest,
+    }))
+}
+
+/// One audited write, with the record before and after.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AuditRecord {
+    #[schema(example = 1)]
+    pub id: i64,
+    pub occurred_at: DateTime<Utc>,
+    /// The token's subject.
+    #[schema(example = "tanaka@city.atsugi.example")]
+    pub subject: String,
+    /// The token's id (`jti`).
+    pub jti: String,
+    #[schema(example = "PATCH")]
+    pub method: String,
+    #[schema(example = "kpi")]
+    pub resource: String,
+    #[schema(example = 43)]
+    pub record_id: i64,
+    #[schema(example = "update")]
+    pub operation: String,
+    /// The record as a GET returned it before the write (null for a create).
+    pub before: Option<serde_json::Value>,
+    /// The record as a GET returned it after the write (null for a delete).
+    pub after: Option<serde_json::Value>,
+}
+
+impl From<AuditRow> for AuditRecord {
+    fn from(row: AuditRow) -> Self {
+        let parse = |json: Option<String>| json.and_then(|text| serde_json::from_str(&text).ok());
+        AuditRecord {
+            id: row.id,
+            occurred_at: utc(row.occurred_at),
+            subject: row.subject,
+            jti: row.jti,
+            method: row.method,
+            resource: row.resource,
+            record_id: row.record_id,
+            operation: row.operation,
+            before: parse(row.before_json),
+            after: parse(row.after_json),
+        }
+    }
+}
+
+/// Filters of the audit record.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only writes of this resource, e.g. `kpi`.
+    #[param(example = "kpi")]
+    pub resource: Option<String>,
+    /// Only writes of the record with this id (with `resource`).
+    #[param(minimum = 1)]
+    pub id: Option<i64>,
+    /// Only writes by this token subject.
+    pub subject: Option<String>,
+    /// Only writes at or after this time (RFC 3339).
+    #[param(example = "2026-04-01T00:00:00Z")]
+    pub from: Option<String>,
+    /// Only writes before this time (RFC 3339).
+    #[param(example = "2027-04-01T00:00:00Z")]
+    pub until: Option<String>,
+}
+
+/// The audit record (admin): who changed what, when, from what to what.
+#[utoipa::path(
+    tag = "changes",
+    params(AuditParams, PageParams),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 200, description = "A page of audited writes, oldest first", body = Collection<AuditRecord>),
+        (status = 401, description = "No token, or an invalid, expired or revoked one", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The token is not an admin's", body = crate::error::Problem, content_type = "application/problem+json"),
+        ListErrors,
+    )
+)]
+#[get("/audit")]
+pub async fn audit(
+    db: web::Data<Database>,
+    caller: Writer,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    caller.require(Scope::Admin)?;
+    let mut params = QueryParams::parse(request.query_string())?;
+    let filter = AuditFilter {
+        resource: params.text("resource")?,
+        record_id: params.id("id")?,
+        subject: params.text("subject")?,
+        from: params.timestamp("from")?,
+        until: params.timestamp("until")?,
+    };
+    let page = params.page()?;
+    params.finish()?;
+    let listing = db
+        .run(move |conn| {
+            caller.check_not_revoked(conn)?;
+            write::list_audit(conn, &filter, page)
+        })
+        .await?;
+    let mut response = collection::<_, AuditRecord>(&request, page, listing);
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    Ok(response)
+}

@@ -1,0 +1,535 @@
+//! The one implementation of reading one record and of create, merge-patch and delete, shared by
+//! every resource: authentication, ETags and If-Match, validation, one transaction with its audit record.
+
+use std::future::{ready, Ready};
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::auth::{Authenticator, Principal, Scope};
+use crate::db::write::{self, AuditEntry, Operation};
+use crate::db::{self, Database, DbConnection};
+use crate::error::ApiError;
+
+/// A resource that can be read by id and written.
+pub trait Record: 'static {
+    /// Singular name, as in audit records and error messages: `goal`.
+    const RESOURCE: &'static str;
+    /// Collection path, for `Location`: `/api/v1/goals`.
+    const PATH: &'static str;
+    /// The scope a token needs to write it (admin can do everything).
+    const SCOPE: Scope;
+    /// The representation `GET /{id}` returns.
+    type View: Serialize + Send + 'static;
+    /// The editable fields: the body of `POST`, and what a merge patch applies to.
+    type Input: Serialize + DeserializeOwned + Send + 'static;
+
+    fn load(conn: &mut DbConnection, id: i64) -> Result<Self::View, ApiError>;
+    fn input_of(view: &Self::View) -> Self::Input;
+    /// Every rule for the fields and references; `id` is the record being updated, if any.
+    fn validate(
+        conn: &mut DbConnection,
+        input: &Self::Input,
+        id: Option<i64>,
+    ) -> Result<(), ApiError>;
+    fn insert(conn: &mut DbConnection, input: &Self::Input) -> Result<i64, ApiError>;
+    fn update(conn: &mut DbConnection, id: i64, input: &Self::Input) -> Result<(), ApiError>;
+    /// What still refers to the record (a delete then answers 409 naming them).
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError>;
+    fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError>;
+
+    /// Record-level limits of a token beyond its scope (a department's staff and their projects).
+    fn authorize(
+        _principal: &Principal,
+        _conn: &mut DbConnection,
+        _before: Option<&Self::View>,
+        _after: Option<&Self::Input>,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A strong ETag of the exact representation bytes, which include the row's `version`.
+pub fn etag_of(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest[..12]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect();
+    format!("\"{hex}\"")
+}
+
+/// Whether an `If-Match` / `If-None-Match` value names this tag (strong comparison; `*` matches).
+fn matches(condition: &str, etag: &str) -> bool {
+    condition
+        .split(',')
+        .map(str::trim)
+        .any(|tag| tag == "*" || tag == etag)
+}
+
+/// `GET /{id}`: the record with its ETag; `304` when `If-None-Match` names it.
+pub async fn get_one<R: Record>(
+    db: &Database,
+    request: &HttpRequest,
+    id: i64,
+) -> Result<HttpResponse, ApiError> {
+    let view = db.run(move |conn| R::load(conn, id)).await?;
+    let body = serde_json::to_vec(&view).map_err(|error| ApiError::Internal(error.to_string()))?;
+    let etag = etag_of(&body);
+    let not_modified = request
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|condition| matches(condition, &etag));
+    if not_modified {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
+}
+
+/// The authenticated caller of a write, with its preconditions.
+pub struct Writer {
+    principal: Principal,
+    method: String,
+    if_match: Option<String>,
+}
+
+impl FromRequest for Writer {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        let header_text = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+        };
+        let authenticator = request
+            .app_data::<web::Data<Authenticator>>()
+            .ok_or_else(|| ApiError::Internal("no authenticator configured".into()));
+        ready(authenticator.and_then(|authenticator| {
+            Ok(Writer {
+                principal: authenticator.authenticate(header_text(header::AUTHORIZATION))?,
+                method: request.method().to_string(),
+                if_match: header_text(header::IF_MATCH).map(str::to_string),
+            })
+        }))
+    }
+}
+
+impl Writer {
+    fn precondition(&self) -> Result<String, ApiError> {
+        self.if_match.clone().ok_or(ApiError::PreconditionRequired)
+    }
+
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        self.principal.require(scope)
+    }
+
+    /// A revoked `jti` is refused by every instance: the revocation lives in the database.
+    pub fn check_not_revoked(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
+        if write::is_revoked(conn, &self.principal.jti)? {
+            return Err(ApiError::Unauthorized {
+                invalid_token: true,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// A JSON body, as `application/json` (or `application/merge-patch+json` for PATCH).
+fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+    let content_type = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && essence != "application/merge-patch+json" {
+        return Err(ApiError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::bad_field("body", format!("is not valid JSON: {error}")))
+}
+
+/// Reads the editable fields, naming the field that does not fit.
+fn input_from<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." {
+            "body".to_string()
+        } else {
+            path
+        };
+        ApiError::bad_field(field, error.inner().to_string())
+    })
+}
+
+/// RFC 7396 JSON merge patch: objects merge, `null` removes, anything else replaces.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    match (target, patch) {
+        (Value::Object(target), Value::Object(patch)) => {
+            for (key, value) in patch {
+                if value.is_null() {
+                    target.remove(key);
+                } else {
+                    merge_patch(target.entry(key.clone()).or_insert(Value::Null), value);
+                }
+            }
+        }
+        (target, patch) if patch.is_object() => {
+            *target = Value::Object(serde_json::Map::new());
+            merge_patch(target, patch);
+        }
+        (target, patch) => *target = patch.clone(),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+    serde_json::to_vec(value).map_err(|error| ApiError::Internal(error.to_string()))
+}
+
+/// Answers a written record as a following GET would; authenticated answers are never cached.
+fn written(status: StatusCode, body: Vec<u8>, location: Option<String>) -> HttpResponse {
+    let mut response = HttpResponse::build(status);
+    response
+        .insert_header((header::ETAG, etag_of(&body)))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .content_type("application/json");
+    if let Some(location) = location {
+        response.insert_header((header::LOCATION, location));
+    }
+    response.body(body)
+}
+
+/// `POST /{collection}`.
+pub async fn create<R: Record>(
+    db: &Database,
+    writer: Writer,
+    request: &HttpRequest,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    writer.principal.require(R::SCOPE)?;
+    let input: R::Input = input_from(json_body(request, body)?)?;
+    let (id, after) = db
+        .run(move |conn| {
+            write::write_transaction(conn, |conn| {
+                writer.check_not_revoked(conn)?;
+                R::authorize(&writer.principal, conn, None, Some(&input))?;
+                R::validate(conn, &input, None)?;
+                let id = R::insert(conn, &input)?;
+                let after = to_json(&R::load(conn, id)?)?;
+                audit::<R>(conn, &writer, id, Operation::Create, None, Some(&after))?;
+                Ok((id, after))
+            })
+        })
+        .await?;
+    Ok(written(
+        StatusCode::CREATED,
+        after,
+        Some(format!("{}/{id}", R::PATH)),
+    ))
+}
+
+/// `PATCH /{collection}/{id}`: a JSON merge patch of the editable fields, under If-Match.
+pub async fn patch<R: Record>(
+    db: &Database,
+    writer: Writer,
+    request: &HttpRequest,
+    id: i64,
+    body: &[u8],
+) -> Result<HttpResponse, ApiError> {
+    writer.principal.require(R::SCOPE)?;
+    let condition = writer.precondition()?;
+    let patch = json_body(request, body)?;
+    if !patch.is_object() {
+        return Err(ApiError::bad_field(
+            "body",
+            "a merge patch must be a JSON object",
+        ));
+    }
+    let after = db
+        .run(move |conn| {
+            write::write_transaction(conn, |conn| {
+                writer.check_not_revoked(conn)?;
+                let before = R::load(conn, id)?;
+                let before_json = to_json(&before)?;
+                if !matches(&condition, &etag_of(&before_json)) {
+                    return Err(ApiError::PreconditionFailed);
+                }
+                R::authorize(&writer.principal, conn, Some(&before), None)?;
+                let mut editable = serde_json::to_value(R::input_of(&before))
+                    .map_err(|error| ApiError::Internal(error.to_string()))?;
+                merge_patch(&mut editable, &patch);
+                let input: R::Input = input_from(editable)?;
+                R::authorize(&writer.principal, conn, Some(&before), Some(&input))?;
+                R::validate(conn, &input, Some(id))?;
+                R::update(conn, id, &input)?;
+                let after = to_json(&R::load(conn, id)?)?;
+                audit::<R>(
+                    conn,
+                    &writer,
+                    id,
+                    Operation::Update,
+                    Some(&before_json),
+                    Some(&after),
+                )?;
+                Ok(after)
+            })
+        })
+        .await?;
+    Ok(written(StatusCode::OK, after, None))
+}
+
+/// `DELETE /{collection}/{id}`, under If-Match; refused while other records depend on it.
+pub async fn delete<R: Record>(
+    db: &Database,
+    writer: Writer,
+    id: i64,
+) -> Result<HttpResponse, ApiError> {
+    writer.principal.require(R::SCOPE)?;
+    let condition = writer.precondition()?;
+    db.run(move |conn| {
+        write::write_transaction(conn, |conn| {
+            writer.check_not_revoked(conn)?;
+            let before = R::load(conn, id)?;
+            let before_json = to_json(&before)?;
+            if !matches(&condition, &etag_of(&before_json)) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            R::authorize(&writer.principal, conn, Some(&before), None)?;
+            let dependents = R::dependents(conn, id)?;
+            if !dependents.is_empty() {
+                return Err(ApiError::Conflict(format!(
+                    "{} {id} cannot be deleted while these depend on it: {}",
+                    R::RESOURCE,
+                    dependents.join(", ")
+                )));
+            }
+            R::delete(conn, id)?;
+            audit::<R>(
+                conn,
+                &writer,
+                id,
+                Operation::Delete,
+                Some(&before_json),
+                None,
+            )
+        })
+    })
+    .await?;
+    Ok(HttpResponse::NoContent()
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .finish())
+}
+
+fn audit<R: Record>(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    id: i64,
+    operation: Operation,
+    before: Option<&[u8]>,
+    after: Option<&[u8]>,
+) -> Result<(), ApiError> {
+    let text =
+        |bytes: Option<&[u8]>| bytes.map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+    write::audit(
+        conn,
+        AuditEntry {
+            subject: &writer.principal.subject,
+            jti: &writer.principal.jti,
+            method: &writer.method,
+            resource: R::RESOURCE,
+            record_id: id,
+            operation,
+            before: text(before),
+            after: text(after),
+        },
+        db::now(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        // The examples of RFC 7396, appendix A.
+        let cases = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (
+                json!({"a": "b"}),
+                json!({"b": "c"}),
+                json!({"a": "b", "b": "c"}),
+            ),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (
+                json!({"a": [{"b": "c"}]}),
+                json!({"a": [1]}),
+                json!({"a": [1]}),
+            ),
+            (
+                json!({"a": {"b": "c"}}),
+                json!({"a": {"b": "d", "c": null}}),
+                json!({"a": {"b": "d"}}),
+            ),
+            (
+                json!({}),
+                json!({"a": {"bb": {"ccc": null}}}),
+                json!({"a": {"bb": {}}}),
+            ),
+            (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
+        ];
+        for (mut target, patch, expected) in cases {
+            merge_patch(&mut target, &patch);
+            assert_eq!(target, expected, "patch {patch}");
+        }
+    }
+
+    #[test]
+    fn etags_are_strong_and_compared_exactly() {
+        let etag = etag_of(b"{\"version\":1}");
+        assert!(etag.starts_with('"') && etag.ends_with('"') && etag.len() == 26);
+        assert_ne!(etag, etag_of(b"{\"version\":2}"));
+        assert!(matches(&etag, &etag));
+        assert!(matches(&format!("\"x\", {etag}"), &etag));
+        assert!(matches("*", &etag));
+        assert!(!matches(&format!("W/{etag}"), &etag));
+    }
+}
+
+/// Declares the documented handlers of one resource: `GET /{id}` and the three writes, each
+/// (the caller imports `actix_web::{delete, get, patch, post}`: utoipa recognises them only by name)
+/// a call of the generic function above. Only the OpenAPI facts differ between resources.
+macro_rules! record_endpoints {
+    (
+        record: $record:ident, form: $form:ident, view: $view:ident, tag: $tag:tt, scope: $scope:tt,
+        collection: $collection:tt, item: $item:tt,
+        get: $get:ident $get_doc:tt,
+        create: $create:ident $create_doc:tt,
+        update: $update:ident $update_doc:tt,
+        delete: $delete:ident $delete_doc:tt $(,)?
+    ) => {
+        #[doc = $get_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params(("id" = i64, Path, description = "Record id", example = 1), $crate::api::records::ConditionalGet),
+            responses(
+                (status = 200, description = "The record", body = $view,
+                 headers(("ETag" = String, description = "Strong validator of this representation; send it in If-Match to write"))),
+                (status = 304, description = "Not modified since the ETag in If-None-Match"),
+                $crate::error::ItemErrors,
+            )
+        )]
+        #[get($item)]
+        pub async fn $get(
+            db: actix_web::web::Data<$crate::db::Database>,
+            request: actix_web::HttpRequest,
+            id: actix_web::web::Path<i64>,
+        ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
+            $crate::api::records::get_one::<$record>(&db, &request, id.into_inner()).await
+        }
+
+        #[doc = $create_doc]
+        #[utoipa::path(
+            tag = $tag,
+            request_body(content = $form, content_type = "application/json"),
+            security(("bearer" = [$scope])),
+            responses(
+                (status = 201, description = "Created; the body is the record as a GET returns it", body = $view,
+                 headers(("Location" = String, description = "URL of the new record"),
+                         ("ETag" = String, description = "Validator of the new record"))),
+                $crate::error::CreateErrors,
+            )
+        )]
+        #[post($collection)]
+        pub async fn $create(
+            db: actix_web::web::Data<$crate::db::Database>,
+            writer: $crate::api::records::Writer,
+            request: actix_web::HttpRequest,
+            body: actix_web::web::Bytes,
+        ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
+            $crate::api::records::create::<$record>(&db, writer, &request, &body).await
+        }
+
+        #[doc = $update_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params(("id" = i64, Path, description = "Record id", example = 1), $crate::api::records::IfMatch),
+            request_body(content = $form, content_type = "application/merge-patch+json",
+                         description = "A JSON merge patch (RFC 7396) of these fields: only the fields sent change"),
+            security(("bearer" = [$scope])),
+            responses(
+                (status = 200, description = "Updated; the body is the record as a GET returns it", body = $view,
+                 headers(("ETag" = String, description = "Validator of the updated record"))),
+                $crate::error::PatchErrors,
+            )
+        )]
+        #[patch($item)]
+        pub async fn $update(
+            db: actix_web::web::Data<$crate::db::Database>,
+            writer: $crate::api::records::Writer,
+            request: actix_web::HttpRequest,
+            id: actix_web::web::Path<i64>,
+            body: actix_web::web::Bytes,
+        ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
+            $crate::api::records::patch::<$record>(&db, writer, &request, id.into_inner(), &body).await
+        }
+
+        #[doc = $delete_doc]
+        #[utoipa::path(
+            tag = $tag,
+            params(("id" = i64, Path, description = "Record id", example = 1), $crate::api::records::IfMatch),
+            security(("bearer" = [$scope])),
+            responses((status = 204, description = "Deleted"), $crate::error::DeleteErrors)
+        )]
+        #[delete($item)]
+        pub async fn $delete(
+            db: actix_web::web::Data<$crate::db::Database>,
+            writer: $crate::api::records::Writer,
+            id: actix_web::web::Path<i64>,
+        ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
+            $crate::api::records::delete::<$record>(&db, writer, id.into_inner()).await
+        }
+    };
+}
+pub(crate) use record_endpoints;
+
+/// The precondition header of every PATCH and DELETE.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IfMatch {
+    /// The record's current ETag, from a GET: the write applies only if nobody changed it since.
+    #[param(
+        rename = "If-Match",
+        required = true,
+        example = "\"9a0364b9e99bb480dd25e1f0\""
+    )]
+    pub if_match: String,
+}
+
+/// The conditional header of every single-record GET.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct ConditionalGet {
+    /// An ETag from an earlier GET: answers 304 without a body when the record is unchanged.
+    #[param(rename = "If-None-Match")]
+    pub if_none_match: Option<String>,
+}

@@ -1,0 +1,240 @@
+//! What every write shares: the serialising transaction, the audit record, revocation, the change feed.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{api_tokens, audit_log, data_version};
+use super::{DbConnection, Listing, Page};
+use crate::error::ApiError;
+
+/// Runs `work` in a transaction whose first statement bumps the data version. That row lock
+/// serialises writers on both backends: on SQLite the write lock is taken before anything is read
+/// (no busy-snapshot failures; other writers wait on the busy timeout), on Postgres every writer
+/// queues on the row. So a precondition checked inside `work` still holds when it commits, and
+/// audit ids are assigned in commit order, which makes them a gap-free change-feed cursor.
+pub fn write_transaction<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+) -> Result<T, ApiError> {
+    conn.transaction(|conn| {
+        diesel::update(data_version::table)
+            .set(data_version::version.eq(data_version::version + 1))
+            .execute(conn)?;
+        work(conn)
+    })
+}
+
+/// The version of the whole data set: changes with every write.
+pub fn data_version(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    Ok(data_version::table
+        .select(data_version::version)
+        .first(conn)?)
+}
+
+/// One audited write.
+pub struct AuditEntry<'a> {
+    pub subject: &'a str,
+    pub jti: &'a str,
+    pub method: &'a str,
+    pub resource: &'a str,
+    pub record_id: i64,
+    pub operation: Operation,
+    pub before: Option<String>,
+    pub after: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Operation {
+    Create,
+    Update,
+    Delete,
+}
+
+impl Operation {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Operation::Create => "create",
+            Operation::Update => "update",
+            Operation::Delete => "delete",
+        }
+    }
+}
+
+pub fn audit(
+    conn: &mut DbConnection,
+    entry: AuditEntry,
+    at: NaiveDateTime,
+) -> Result<(), ApiError> {
+    diesel::insert_into(audit_log::table)
+        .values((
+            audit_log::occurred_at.eq(at),
+            audit_log::subject.eq(entry.subject),
+            audit_log::jti.eq(entry.jti),
+            audit_log::method.eq(entry.method),
+            audit_log::resource.eq(entry.resource),
+            audit_log::record_id.eq(entry.record_id),
+            audit_log::operation.eq(entry.operation.as_str()),
+            audit_log::before_json.eq(entry.before),
+            audit_log::after_json.eq(entry.after),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditRow {
+    pub id: i64,
+    pub occurred_at: NaiveDateTime,
+    pub subject: String,
+    pub jti: String,
+    pub method: String,
+    pub resource: String,
+    pub record_id: i64,
+    pub operation: String,
+    pub before_json: Option<String>,
+    pub after_json: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub resource: Option<String>,
+    pub record_id: Option<i64>,
+    pub subject: Option<String>,
+    pub from: Option<NaiveDateTime>,
+    pub until: Option<NaiveDateTime>,
+}
+
+fn filtered_audit(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, super::Db> {
+    let mut query = audit_log::table.into_boxed();
+    if let Some(resource) = &filter.resource {
+        query = query.filter(audit_log::resource.eq(resource.clone()));
+    }
+    if let Some(id) = filter.record_id {
+        query = query.filter(audit_log::record_id.eq(id));
+    }
+    if let Some(subject) = &filter.subject {
+        query = query.filter(audit_log::subject.eq(subject.clone()));
+    }
+    if let Some(from) = filter.from {
+        query = query.filter(audit_log::occurred_at.ge(from));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(audit_log::occurred_at.lt(until));
+    }
+    query
+}
+
+pub fn list_audit(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    page: Page,
+) -> Result<Listing<AuditRow>, ApiError> {
+    Ok(super::load_page!(
+        conn,
+        filtered_audit(filter),
+        AuditRow,
+        audit_log::id,
+        page
+    ))
+}
+
+/// The public change feed: what changed after `since`, oldest first, without who changed it.
+pub fn changes_since(
+    conn: &mut DbConnection,
+    since: i64,
+    limit: i64,
+) -> Result<Vec<AuditRow>, ApiError> {
+    Ok(audit_log::table
+        .filter(audit_log::id.gt(since))
+        .order(audit_log::id)
+        .limit(limit)
+        .select(AuditRow::as_select())
+        .load(conn)?)
+}
+
+/// The newest cursor of the feed (0 when nothing has changed yet).
+pub fn latest_change(conn: &mut DbConnection) -> Result<i64, ApiError> {
+    Ok(audit_log::table
+        .select(diesel::dsl::max(audit_log::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
+
+pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, ApiError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        api_tokens::table
+            .filter(api_tokens::jti.eq(jti))
+            .filter(api_tokens::revoked_at.is_not_null()),
+    ))
+    .get_result(conn)?)
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = api_tokens)]
+pub struct TokenRow {
+    pub jti: String,
+    pub subject: String,
+    pub scopes: String,
+    pub department_id: Option<i64>,
+    pub issued_at: Option<NaiveDateTime>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub revoked_at: Option<NaiveDateTime>,
+}
+
+pub fn record_issued_token(conn: &mut DbConnection, token: &TokenRow) -> Result<(), ApiError> {
+    diesel::insert_into(api_tokens::table)
+        .values((
+            api_tokens::jti.eq(&token.jti),
+            api_tokens::subject.eq(&token.subject),
+            api_tokens::scopes.eq(&token.scopes),
+            api_tokens::department_id.eq(token.department_id),
+            api_tokens::issued_at.eq(token.issued_at),
+            api_tokens::expires_at.eq(token.expires_at),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Revokes a `jti`, also one this service never issued (a token of the identity provider).
+/// Returns false when it was already revoked.
+pub fn revoke_token(
+    conn: &mut DbConnection,
+    jti: &str,
+    at: NaiveDateTime,
+) -> Result<bool, ApiError> {
+    conn.transaction(|conn| {
+        let known: Option<TokenRow> = api_tokens::table
+            .find(jti)
+            .select(TokenRow::as_select())
+            .first(conn)
+            .optional()?;
+        match known {
+            Some(token) if token.revoked_at.is_some() => Ok(false),
+            Some(_) => {
+                diesel::update(api_tokens::table.find(jti))
+                    .set(api_tokens::revoked_at.eq(at))
+                    .execute(conn)?;
+                Ok(true)
+            }
+            None => {
+                diesel::insert_into(api_tokens::table)
+                    .values((
+                        api_tokens::jti.eq(jti),
+                        api_tokens::subject.eq(""),
+                        api_tokens::scopes.eq(""),
+                        api_tokens::revoked_at.eq(at),
+                    ))
+                    .execute(conn)?;
+                Ok(true)
+            }
+        }
+    })
+}
+
+pub fn list_tokens(conn: &mut DbConnection) -> Result<Vec<TokenRow>, ApiError> {
+    Ok(api_tokens::table
+        .order((api_tokens::issued_at.asc(), api_tokens::jti.asc()))
+        .select(TokenRow::as_select())
+        .load(conn)?)
+}

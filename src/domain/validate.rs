@@ -1,0 +1,134 @@
+//! Field validation that collects every failure, so one 400 names them all.
+
+use crate::error::{ApiError, FieldError};
+
+/// Longest name or title, in characters.
+pub const MAX_NAME: usize = 200;
+/// Longest description, in characters.
+pub const MAX_DESCRIPTION: usize = 2000;
+/// Longest code, unit or account, in characters.
+pub const MAX_CODE: usize = 50;
+/// Years a plan, baseline or target may name.
+pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
+
+#[derive(Debug, Default)]
+pub struct Checks {
+    errors: Vec<FieldError>,
+}
+
+impl Checks {
+    pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.errors.push(FieldError {
+            field: field.to_string(),
+            message: message.into(),
+        });
+    }
+
+    /// Non-blank, at most `max` characters, no control characters (descriptions may break lines).
+    pub fn text(&mut self, field: &str, value: &str, max: usize) {
+        let allow_newlines = max >= MAX_DESCRIPTION;
+        if value.trim().is_empty() {
+            self.fail(field, "must not be blank");
+        } else if value.chars().count() > max {
+            self.fail(field, format!("must be at most {max} characters"));
+        } else if value
+            .chars()
+            .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
+        {
+            self.fail(field, "must not contain control characters");
+        } else if value.trim() != value {
+            self.fail(field, "must not start or end with whitespace");
+        }
+    }
+
+    pub fn year(&mut self, field: &str, year: i32) {
+        if !YEARS.contains(&year) {
+            self.fail(
+                field,
+                format!("must be a year from {} to {}", YEARS.start(), YEARS.end()),
+            );
+        }
+    }
+
+    pub fn positive(&mut self, field: &str, number: i32) {
+        if !(1..=999).contains(&number) {
+            self.fail(field, "must be from 1 to 999");
+        }
+    }
+
+    /// An exact decimal as a string: "99.10", "2942000", "-1.5".
+    pub fn decimal(&mut self, field: &str, value: &str) {
+        let digits = value.strip_prefix('-').unwrap_or(value);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+        let is_digits = |part: &str| {
+            !part.is_empty() && part.len() <= 18 && part.bytes().all(|b| b.is_ascii_digit())
+        };
+        if !(is_digits(whole) && is_digits(fraction)) {
+            self.fail(
+                field,
+                "must be a decimal number written as a string, like \"99.10\"",
+            );
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() {
+            return Ok(());
+        }
+        let fields = self
+            .errors
+            .iter()
+            .map(|error| format!("`{}`", error.field))
+            .collect::<Vec<_>>();
+        Err(ApiError::BadRequest {
+            detail: format!("invalid field(s): {}", fields.join(", ")),
+            errors: self.errors,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_failure_is_collected() {
+        let mut checks = Checks::default();
+        checks.text("name", " ", MAX_NAME);
+        checks.text("title", &"あ".repeat(MAX_NAME + 1), MAX_NAME);
+        checks.text("unit", "a\u{0}", MAX_CODE);
+        checks.year("year", 1800);
+        checks.decimal("value", "1,000");
+        match checks.finish() {
+            Err(ApiError::BadRequest { errors, .. }) => {
+                let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["name", "title", "unit", "year", "value"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn decimals_keep_their_form() {
+        for good in ["99.10", "2942000", "0", "-1.5", "100.0"] {
+            let mut checks = Checks::default();
+            checks.decimal("v", good);
+            assert!(checks.finish().is_ok(), "{good}");
+        }
+        for bad in ["", ".5", "5.", "1e3", "abc", "1.2.3", "—", "NaN"] {
+            let mut checks = Checks::default();
+            checks.decimal("v", bad);
+            assert!(checks.finish().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn descriptions_may_break_lines_names_may_not() {
+        let mut checks = Checks::default();
+        checks.text("description", "一行目。\n二行目。", MAX_DESCRIPTION);
+        assert!(checks.finish().is_ok());
+        let mut checks = Checks::default();
+        checks.text("name", "a\nb", MAX_NAME);
+        assert!(checks.finish().is_err());
+    }
+}
