@@ -272,6 +272,55 @@ mod tests {
             .all(|scope| principal.require(*scope).is_ok()));
     }
 
+    /// A city identity provider's EdDSA tokens validate with its public key; an HS256 token made
+    /// with that public key as the secret (algorithm confusion) does not.
+    #[test]
+    fn identity_provider_tokens_validate_with_the_public_key_only() {
+        let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures");
+        let mut config = Config::with_database("unused");
+        config.jwt_public_key_file = Some(format!("{fixtures}/idp-ed25519-public.pem").into());
+        config.jwt_public_key_alg = "EdDSA".into();
+        let auth = Authenticator::from_config(&config).unwrap();
+        assert!(auth
+            .issue("x", &[Scope::Admin], None, Duration::from_secs(60))
+            .is_err());
+
+        let now = chrono::Utc::now().timestamp();
+        let claims = Claims {
+            sub: "idp-user".into(),
+            scope: "kpis:write".into(),
+            dept: None,
+            jti: "idp-1".into(),
+            iss: config.jwt_issuer.clone(),
+            aud: config.jwt_audience.clone(),
+            iat: now,
+            nbf: None,
+            exp: now + 60,
+        };
+        let private = std::fs::read(format!("{fixtures}/idp-ed25519-private.pem")).unwrap();
+        let signed = encode(
+            &Header::new(Algorithm::EdDSA),
+            &claims,
+            &EncodingKey::from_ed_pem(&private).unwrap(),
+        )
+        .unwrap();
+        let principal = auth
+            .authenticate(Some(&format!("Bearer {signed}")))
+            .unwrap();
+        assert_eq!(principal.subject, "idp-user");
+
+        let public = std::fs::read(format!("{fixtures}/idp-ed25519-public.pem")).unwrap();
+        let confused = encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &EncodingKey::from_secret(&public),
+        )
+        .unwrap();
+        assert!(auth
+            .authenticate(Some(&format!("Bearer {confused}")))
+            .is_err());
+    }
+
     #[test]
     fn other_secrets_and_garbage_are_invalid() {
         let auth = authenticator(&"k".repeat(32));

@@ -31,6 +31,8 @@ Every write is audited; `GET /api/v1/changes` lists what changed after a cursor.
         (name = "projects", description = "Projects (事業)"),
         (name = "departments", description = "Departments (部)"),
         (name = "divisions", description = "Divisions (課)"),
+        (name = "progress", description = "KPI progress rolled up to the plan, goals, measures, initiatives and departments"),
+        (name = "results", description = "Yearly KPI results (実績値)"),
         (name = "changes", description = "The change feed and the audit record"),
         (name = "health", description = "Liveness and readiness"),
     ),

@@ -43,8 +43,9 @@ impl Application {
                 .app_data(routes.clone())
                 .app_data(authenticator.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
-                .app_data(web::PathConfig::default().error_handler(|_, _| {
-                    ApiError::bad_request("id", "must be a positive integer id").into()
+                .app_data(web::PathConfig::default().error_handler(|error, _| {
+                    ApiError::bad_request("path", format!("ids and years are integers: {error}"))
+                        .into()
                 }))
                 .into_utoipa_app()
                 .configure(api::configure)

@@ -424,7 +424,8 @@ impl Record for InitiativeRecord {
 
     fn load(conn: &mut DbConnection, id: i64) -> Result<InitiativeDetail, ApiError> {
         let initiative = store::get_initiative(conn, id)?;
-        let kpis = kpi_store::of_initiative(conn, id)?;
+        let kpi_rows = kpi_store::of_initiative(conn, id)?;
+        let kpis = crate::db::results::facts(conn, kpi_rows)?;
         let projects = project_store::in_initiative(conn, id)?;
         Ok(InitiativeDetail {
             initiative: initiative.into(),

@@ -9,9 +9,11 @@ use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::kpis::{self as store, KpiFilter, KpiForm, KpiRow, MeasurementForm};
-use crate::db::{Database, DbConnection};
+use crate::db::results::{self, KpiFacts, ResultRow};
+use crate::db::{Database, DbConnection, Listing};
 use crate::domain::era;
 use crate::domain::kpi::{decimal_value, Direction, YearType};
+use crate::domain::progress::{self, GradeStep, Status};
 use crate::error::{ApiError, ListErrors};
 
 /// A KPI (重要業績評価指標) of an initiative.
@@ -41,6 +43,8 @@ pub struct Kpi {
     pub baseline: Measurement,
     /// The value to reach (目標値).
     pub target: Measurement,
+    /// How far the KPI has come, from its latest yearly result.
+    pub progress: Progress,
     /// Bumped by every write of the record.
     #[schema(example = 1)]
     pub version: i64,
@@ -79,8 +83,69 @@ impl Measurement {
     }
 }
 
-impl From<KpiRow> for Kpi {
-    fn from(row: KpiRow) -> Self {
+/// Progress of a KPI from its latest result. Achievement: (result − baseline) / (target − baseline)
+/// for `increase` and `decrease` (1.0 is the target met; below 0 or above 1 is reported as it is);
+/// for `maintain`, 1.0 while the result is at least the target, else result / target; without a
+/// baseline, result / target. Expected: linear from 0 in the baseline year to 1 in the target year,
+/// at the result's year. Status: `achieved` (achievement ≥ 1), `on_track` (≥ expected), `behind`,
+/// `no_data`, `not_measurable`. Example: 22 → 30 件 (2019 → 2026), 26 in 2022: achievement 0.5,
+/// expected 0.4286, on track.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"latest_year": 2022, "latest_value": 26, "latest_value_text": "26", "achievement": 0.5,
+    "expected": 0.4286, "status": "on_track", "grade": "C"}))]
+pub struct Progress {
+    /// Year of the latest result (in the KPI's year type), null without results.
+    pub latest_year: Option<i32>,
+    /// The latest result's value, null without one (or when not measurable).
+    #[schema(value_type = Option<f64>)]
+    pub latest_value: Option<serde_json::Number>,
+    /// The latest result's exact decimal.
+    pub latest_value_text: Option<String>,
+    /// Achievement rate, rounded to 4 places.
+    pub achievement: Option<f64>,
+    /// Rate expected by the latest result's year, rounded to 4 places.
+    pub expected: Option<f64>,
+    pub status: Status,
+    /// Grade of the achievement on the plan's grading scheme.
+    pub grade: Option<String>,
+}
+
+impl Progress {
+    pub fn of(kpi: &KpiRow, latest: Option<&ResultRow>, scheme: &[GradeStep]) -> Self {
+        let number = |text: Option<&str>| text.and_then(|text| text.parse::<f64>().ok());
+        let facts = progress::Plan {
+            direction: kpi.direction.parse().unwrap_or(Direction::Increase),
+            baseline: number(kpi.baseline_value.as_deref()),
+            target: number(kpi.target_value.as_deref()),
+            baseline_year: kpi.baseline_year,
+            target_year: kpi.target_year,
+        };
+        let latest_input = latest.map(|result| match number(result.value.as_deref()) {
+            Some(value) if result.status != results::NOT_MEASURABLE => progress::Latest::Value {
+                year: result.year,
+                value,
+            },
+            _ => progress::Latest::NotMeasurable { year: result.year },
+        });
+        let computed = progress::compute(&facts, latest_input);
+        Progress {
+            latest_year: latest.map(|result| result.year),
+            latest_value: latest
+                .and_then(|result| result.value.as_deref())
+                .and_then(decimal_value),
+            latest_value_text: latest.and_then(|result| result.value.clone()),
+            grade: progress::grade(scheme, computed.achievement),
+            achievement: computed.achievement,
+            expected: computed.expected,
+            status: computed.status,
+        }
+    }
+}
+
+impl From<KpiFacts> for Kpi {
+    fn from(facts: KpiFacts) -> Self {
+        let progress = Progress::of(&facts.kpi, facts.latest.as_ref(), &facts.scheme);
+        let row = facts.kpi;
         Kpi {
             id: row.id,
             code: row.code,
@@ -96,6 +161,7 @@ impl From<KpiRow> for Kpi {
                 &row.baseline_year_type,
             ),
             target: Measurement::new(row.target_value, row.target_year, &row.target_year_type),
+            progress,
             version: row.version,
             updated_at: utc(row.updated_at),
         }
@@ -115,6 +181,9 @@ pub struct KpiParams {
     /// Only KPIs of this initiative (its id).
     #[param(example = 1, minimum = 1)]
     pub initiative: Option<i64>,
+    /// Only KPIs of initiatives in which this department (its id) has a project.
+    #[param(example = 1, minimum = 1)]
+    pub department: Option<i64>,
     /// Words in the name: matched after NFKC normalisation, case folding and katakana/hiragana folding,
     /// so ｱﾕｺ, アユコ and あゆこ find the same KPIs.
     #[param(example = "件数")]
@@ -135,11 +204,20 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
         goal: params.id("goal")?,
         measure: params.id("measure")?,
         initiative: params.id("initiative")?,
+        department: params.id("department")?,
         q: params.text("q")?,
     };
     let page = params.page()?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list(conn, &filter, page)).await?;
+    let listing = db
+        .run(move |conn| {
+            let listing = store::list(conn, &filter, page)?;
+            Ok(Listing {
+                items: results::facts(conn, listing.items)?,
+                total: listing.total,
+            })
+        })
+        .await?;
     Ok(collection::<_, Kpi>(&request, page, listing))
 }
 
@@ -164,7 +242,8 @@ impl Record for KpiRecord {
     type Input = KpiForm;
 
     fn load(conn: &mut DbConnection, id: i64) -> Result<Kpi, ApiError> {
-        Ok(store::get(conn, id)?.into())
+        let row = store::get(conn, id)?;
+        Ok(results::facts(conn, vec![row])?.remove(0).into())
     }
 
     fn input_of(view: &Kpi) -> KpiForm {
@@ -193,8 +272,11 @@ impl Record for KpiRecord {
         store::update(conn, id, input)
     }
 
-    fn dependents(_conn: &mut DbConnection, _id: i64) -> Result<Vec<String>, ApiError> {
-        Ok(Vec::new())
+    fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
+        Ok(crate::db::dependents(&[(
+            results::count_of_kpi(conn, id)?,
+            "yearly results",
+        )]))
     }
 
     fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {

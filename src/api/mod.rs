@@ -6,9 +6,11 @@ pub mod goals;
 pub mod health;
 pub mod kpis;
 pub mod plans;
+pub mod progress;
 pub mod projects;
 mod query;
 pub mod records;
+pub mod results;
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse};
@@ -55,6 +57,10 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(kpis::get)
                 .service(kpis::update)
                 .service(kpis::delete)
+                .service(results::list)
+                .service(results::get)
+                .service(results::put)
+                .service(results::remove)
                 .service(projects::list)
                 .service(projects::create)
                 .service(projects::get)
@@ -70,6 +76,11 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(departments::get_division)
                 .service(departments::update_division)
                 .service(departments::delete_division)
+                .service(progress::plan)
+                .service(progress::goal)
+                .service(progress::measure)
+                .service(progress::initiative)
+                .service(progress::department)
                 .service(changes::changes)
                 .service(changes::audit),
         );

@@ -9,7 +9,8 @@ use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::plans::{self, CorrectionRow, PlanFilter, PlanForm, PlanRow};
-use crate::db::{Database, DbConnection};
+use crate::db::{results, Database, DbConnection};
+use crate::domain::progress::GradeStep;
 use crate::error::{ApiError, ListErrors};
 
 /// A strategy document of a municipality.
@@ -41,6 +42,8 @@ pub struct Plan {
     /// Last fiscal year of the plan period.
     #[schema(example = 2026)]
     pub period_end_year: i32,
+    /// How KPI achievement rates are graded: the first step whose `min` the rate reaches.
+    pub grading_scheme: Vec<GradeStep>,
     /// Bumped by every write of the record.
     #[schema(example = 1)]
     pub version: i64,
@@ -84,6 +87,7 @@ impl From<PlanRow> for Plan {
             prefecture: row.prefecture,
             period_start_year: row.period_start_year,
             period_end_year: row.period_end_year,
+            grading_scheme: results::parse_scheme(row.grading_scheme.as_deref()),
             version: row.version,
             updated_at: utc(row.updated_at),
         }
@@ -161,6 +165,7 @@ impl Record for PlanRecord {
             prefecture: plan.prefecture.clone(),
             period_start_year: plan.period_start_year,
             period_end_year: plan.period_end_year,
+            grading_scheme: Some(plan.grading_scheme.clone()),
         }
     }
 

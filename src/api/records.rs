@@ -64,7 +64,7 @@ pub fn etag_of(body: &[u8]) -> String {
 }
 
 /// Whether an `If-Match` / `If-None-Match` value names this tag (strong comparison; `*` matches).
-fn matches(condition: &str, etag: &str) -> bool {
+pub(super) fn matches(condition: &str, etag: &str) -> bool {
     condition
         .split(',')
         .map(str::trim)
@@ -128,8 +128,13 @@ impl FromRequest for Writer {
 }
 
 impl Writer {
-    fn precondition(&self) -> Result<String, ApiError> {
+    pub(super) fn precondition(&self) -> Result<String, ApiError> {
         self.if_match.clone().ok_or(ApiError::PreconditionRequired)
+    }
+
+    /// The `If-Match` header, if any.
+    pub(super) fn if_match(&self) -> Option<&str> {
+        self.if_match.as_deref()
     }
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
@@ -148,7 +153,7 @@ impl Writer {
 }
 
 /// A JSON body, as `application/json` (or `application/merge-patch+json` for PATCH).
-fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
+pub(super) fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
     let content_type = request
         .headers()
         .get(header::CONTENT_TYPE)
@@ -168,7 +173,7 @@ fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, ApiError> {
 }
 
 /// Reads the editable fields, naming the field that does not fit.
-fn input_from<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+pub(super) fn input_from<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
         let field = if path == "." {
@@ -200,12 +205,12 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value).map_err(|error| ApiError::Internal(error.to_string()))
 }
 
 /// Answers a written record as a following GET would; authenticated answers are never cached.
-fn written(status: StatusCode, body: Vec<u8>, location: Option<String>) -> HttpResponse {
+pub(super) fn written(status: StatusCode, body: Vec<u8>, location: Option<String>) -> HttpResponse {
     let mut response = HttpResponse::build(status);
     response
         .insert_header((header::ETAG, etag_of(&body)))
@@ -346,6 +351,19 @@ fn audit<R: Record>(
     before: Option<&[u8]>,
     after: Option<&[u8]>,
 ) -> Result<(), ApiError> {
+    audit_write(conn, writer, R::RESOURCE, id, operation, before, after)
+}
+
+/// Records one write, in the write's own transaction.
+pub(super) fn audit_write(
+    conn: &mut DbConnection,
+    writer: &Writer,
+    resource: &str,
+    id: i64,
+    operation: Operation,
+    before: Option<&[u8]>,
+    after: Option<&[u8]>,
+) -> Result<(), ApiError> {
     let text =
         |bytes: Option<&[u8]>| bytes.map(|bytes| String::from_utf8_lossy(bytes).into_owned());
     write::audit(
@@ -354,7 +372,7 @@ fn audit<R: Record>(
             subject: &writer.principal.subject,
             jti: &writer.principal.jti,
             method: &writer.method,
-            resource: R::RESOURCE,
+            resource,
             record_id: id,
             operation,
             before: text(before),

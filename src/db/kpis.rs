@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::goals::{initiative_ids_of_goal, parent_plan, same_plan, CommonFilter};
-use super::schema::{initiatives, kpis};
+use super::schema::{divisions, initiatives, kpis, project_appearances, project_divisions};
 use super::{
     code_taken, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing,
     Page,
@@ -44,6 +44,8 @@ pub struct KpiFilter {
     pub goal: Option<i64>,
     pub measure: Option<i64>,
     pub initiative: Option<i64>,
+    /// KPIs of initiatives in which the department has a project.
+    pub department: Option<i64>,
     pub q: Option<String>,
 }
 
@@ -65,6 +67,27 @@ fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
     if let Some(initiative) = filter.initiative {
         query = query.filter(kpis::initiative_id.eq(initiative));
     }
+    if let Some(department) = filter.department {
+        query = query.filter(
+            kpis::initiative_id.eq_any(
+                project_appearances::table
+                    .select(project_appearances::initiative_id)
+                    .filter(
+                        project_appearances::project_id.eq_any(
+                            project_divisions::table
+                                .select(project_divisions::project_id)
+                                .filter(
+                                    project_divisions::division_id.eq_any(
+                                        divisions::table
+                                            .select(divisions::id)
+                                            .filter(divisions::department_id.eq(department)),
+                                    ),
+                                ),
+                        ),
+                    ),
+            ),
+        );
+    }
     if let Some(q) = &filter.q {
         query = query.filter(
             kpis::search_text
@@ -81,6 +104,14 @@ pub fn list(
     page: Page,
 ) -> Result<Listing<KpiRow>, ApiError> {
     Ok(load_page!(conn, filtered(filter), KpiRow, kpis::id, page))
+}
+
+/// Every KPI the filter matches, for roll-ups.
+pub fn all(conn: &mut DbConnection, filter: &KpiFilter) -> Result<Vec<KpiRow>, ApiError> {
+    Ok(filtered(filter)
+        .order(kpis::id)
+        .select(KpiRow::as_select())
+        .load(conn)?)
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> Result<KpiRow, ApiError> {

@@ -5,6 +5,7 @@ pub mod goals;
 pub mod kpis;
 pub mod plans;
 pub mod projects;
+pub mod results;
 pub mod schema;
 pub mod seed;
 pub mod write;

@@ -19,6 +19,7 @@ pub struct PlanRow {
     pub prefecture: String,
     pub period_start_year: i32,
     pub period_end_year: i32,
+    pub grading_scheme: Option<String>,
     pub version: i64,
     pub updated_at: NaiveDateTime,
 }
@@ -97,6 +98,9 @@ pub struct PlanForm {
     pub period_start_year: i32,
     #[schema(example = 2031)]
     pub period_end_year: i32,
+    /// Grades by achievement rate, highest first; the last has `min: null`. Omitted or null: A–D.
+    #[serde(default)]
+    pub grading_scheme: Option<Vec<crate::domain::progress::GradeStep>>,
 }
 
 pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Result<(), ApiError> {
@@ -117,6 +121,13 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     }
     checks.year("period_start_year", form.period_start_year);
     checks.year("period_end_year", form.period_end_year);
+    if let Some(problem) = form
+        .grading_scheme
+        .as_deref()
+        .and_then(crate::domain::progress::scheme_problem)
+    {
+        checks.fail("grading_scheme", problem);
+    }
     if form.period_end_year < form.period_start_year {
         checks.fail("period_end_year", "must not be before period_start_year");
     }
@@ -133,6 +144,12 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     checks.finish()
 }
 
+fn scheme_json(form: &PlanForm) -> Option<String> {
+    form.grading_scheme
+        .as_ref()
+        .and_then(|scheme| serde_json::to_string(scheme).ok())
+}
+
 pub fn insert(conn: &mut DbConnection, form: &PlanForm) -> Result<i64, ApiError> {
     let now = super::now();
     diesel::insert_into(plans::table)
@@ -145,6 +162,7 @@ pub fn insert(conn: &mut DbConnection, form: &PlanForm) -> Result<i64, ApiError>
             plans::prefecture.eq(&form.prefecture),
             plans::period_start_year.eq(form.period_start_year),
             plans::period_end_year.eq(form.period_end_year),
+            plans::grading_scheme.eq(scheme_json(form)),
             plans::created_at.eq(now),
             plans::updated_at.eq(now),
         ))
@@ -166,6 +184,7 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &PlanForm) -> Result<(), A
             plans::prefecture.eq(&form.prefecture),
             plans::period_start_year.eq(form.period_start_year),
             plans::period_end_year.eq(form.period_end_year),
+            plans::grading_scheme.eq(scheme_json(form)),
             plans::version.eq(plans::version + 1),
             plans::updated_at.eq(super::now()),
         ))

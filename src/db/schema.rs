@@ -11,6 +11,7 @@ diesel::table! {
         prefecture -> Text,
         period_start_year -> Integer,
         period_end_year -> Integer,
+        grading_scheme -> Nullable<Text>,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -152,6 +153,22 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    kpi_results (id) {
+        id -> BigInt,
+        kpi_id -> BigInt,
+        year -> Integer,
+        value -> Nullable<Text>,
+        status -> Text,
+        note -> Nullable<Text>,
+        source -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(kpi_results -> kpis (kpi_id));
 diesel::joinable!(source_corrections -> plans (plan_id));
 diesel::joinable!(divisions -> departments (department_id));
 diesel::joinable!(measures -> goals (goal_id));
@@ -174,6 +191,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     projects,
     project_appearances,
     project_divisions,
+    kpi_results,
 );
 
 diesel::table! {

@@ -2,5 +2,6 @@
 
 pub mod era;
 pub mod kpi;
+pub mod progress;
 pub mod text;
 pub mod validate;

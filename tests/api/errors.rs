@@ -36,7 +36,8 @@ on_both_backends! {
         assert_problem(app.get("/api/v1/nothing-here").await, 404).await;
         assert_problem(app.get("/").await, 404).await;
         let problem = assert_problem(app.get("/api/v1/kpis/abc").await, 400).await;
-        assert_eq!(problem["errors"][0]["field"], "id");
+        assert_eq!(problem["errors"][0]["field"], "path");
+        assert_problem(app.get("/api/v1/kpis/1/results/20x").await, 400).await;
         assert_problem(app.get("/api/v1/kpis/-1").await, 404).await;
         for (method, path, allowed) in [
             (reqwest::Method::PUT, "/api/v1/kpis/1", "GET, PATCH, DELETE"),

@@ -1,0 +1,2 @@
+DROP TABLE kpi_results;
+ALTER TABLE plans DROP COLUMN grading_scheme;

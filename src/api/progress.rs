@@ -1,0 +1,147 @@
+//! Roll-ups: how the KPIs of the plan, a goal, a measure, an initiative or a department stand.
+
+use actix_web::{get, web, HttpRequest};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::kpis::Kpi;
+use super::QueryParams;
+use crate::db::kpis::{self as kpi_store, KpiFilter};
+use crate::db::schema::{departments, goals, initiatives, measures};
+use crate::db::{plan_of, results, Database, DbConnection};
+use crate::domain::progress::Status;
+use crate::error::{ApiError, ItemErrors, ListErrors};
+
+/// How many KPIs are in each status.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct StatusCounts {
+    pub achieved: usize,
+    pub on_track: usize,
+    pub behind: usize,
+    pub no_data: usize,
+    pub not_measurable: usize,
+}
+
+/// The KPIs of a part of the strategy, counted by status, with their mean achievement.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Rollup {
+    /// How many KPIs the roll-up covers.
+    #[schema(example = 45)]
+    pub kpis: usize,
+    pub counts: StatusCounts,
+    /// Mean achievement of the KPIs that have a measured latest result; null when none has.
+    #[schema(example = 0.52)]
+    pub mean_achievement: Option<f64>,
+    /// The KPIs, each with its progress.
+    pub items: Vec<Kpi>,
+}
+
+fn rollup(conn: &mut DbConnection, filter: &KpiFilter) -> Result<Rollup, ApiError> {
+    let rows = kpi_store::all(conn, filter)?;
+    let items: Vec<Kpi> = results::facts(conn, rows)?
+        .into_iter()
+        .map(Kpi::from)
+        .collect();
+    let mut counts = StatusCounts::default();
+    let mut achievements = Vec::new();
+    for kpi in &items {
+        match kpi.progress.status {
+            Status::Achieved => counts.achieved += 1,
+            Status::OnTrack => counts.on_track += 1,
+            Status::Behind => counts.behind += 1,
+            Status::NoData => counts.no_data += 1,
+            Status::NotMeasurable => counts.not_measurable += 1,
+        }
+        achievements.extend(kpi.progress.achievement);
+    }
+    let mean = (!achievements.is_empty())
+        .then(|| achievements.iter().sum::<f64>() / achievements.len() as f64)
+        .map(|mean| (mean * 10_000.0).round() / 10_000.0);
+    Ok(Rollup {
+        kpis: items.len(),
+        counts,
+        mean_achievement: mean,
+        items,
+    })
+}
+
+/// Progress of the whole strategy (or of one plan with `?plan=`).
+#[utoipa::path(
+    tag = "progress",
+    params(("plan" = Option<i64>, Query, description = "Only this plan (its id)", example = 1)),
+    responses((status = 200, description = "The roll-up", body = Rollup), ListErrors)
+)]
+#[get("/progress")]
+pub async fn plan(
+    db: web::Data<Database>,
+    request: HttpRequest,
+) -> Result<web::Json<Rollup>, ApiError> {
+    let mut params = QueryParams::parse(request.query_string())?;
+    let plan = params.id("plan")?;
+    params.finish()?;
+    let filter = KpiFilter {
+        common: crate::db::goals::CommonFilter { plan, code: None },
+        ..Default::default()
+    };
+    Ok(web::Json(db.run(move |conn| rollup(conn, &filter)).await?))
+}
+
+/// Declares the roll-up of one kind of record: 404 for an unknown id, otherwise its KPIs.
+macro_rules! scoped_rollup {
+    ($name:ident, $path:tt, $table:ident, $resource:literal, $field:ident, $doc:tt) => {
+        #[doc = $doc]
+        #[utoipa::path(
+            tag = "progress",
+            params(("id" = i64, Path, description = "Record id", example = 1)),
+            responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
+        )]
+        #[get($path)]
+        pub async fn $name(db: web::Data<Database>, id: web::Path<i64>) -> Result<web::Json<Rollup>, ApiError> {
+            let id = id.into_inner();
+            let filter = KpiFilter {
+                $field: Some(id),
+                ..Default::default()
+            };
+            let rollup = db
+                .run(move |conn| {
+                    plan_of!(conn, $table, id).ok_or_else(|| ApiError::not_found($resource, id))?;
+                    rollup(conn, &filter)
+                })
+                .await?;
+            Ok(web::Json(rollup))
+        }
+    };
+}
+
+scoped_rollup!(
+    goal,
+    "/goals/{id}/progress",
+    goals,
+    "goal",
+    goal,
+    "Progress of a goal's KPIs."
+);
+scoped_rollup!(
+    measure,
+    "/measures/{id}/progress",
+    measures,
+    "measure",
+    measure,
+    "Progress of a measure's KPIs."
+);
+scoped_rollup!(
+    initiative,
+    "/initiatives/{id}/progress",
+    initiatives,
+    "initiative",
+    initiative,
+    "Progress of an initiative's KPIs."
+);
+scoped_rollup!(
+    department,
+    "/departments/{id}/progress",
+    departments,
+    "department",
+    department,
+    "Progress of the KPIs of the initiatives in which a department has a project."
+);
