@@ -87,6 +87,18 @@ impl ApiError {
         }
     }
 
+    /// Several failing fields at once, each named in the detail and in `errors`.
+    pub fn fields(errors: Vec<FieldError>) -> Self {
+        let names = errors
+            .iter()
+            .map(|error| format!("`{}`", error.field))
+            .collect::<Vec<_>>();
+        ApiError::BadRequest {
+            detail: format!("invalid field(s): {}", names.join(", ")),
+            errors,
+        }
+    }
+
     /// A body field that does not fit: named in the detail and in `errors`.
     pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let error = FieldError {

@@ -255,8 +255,8 @@ impl Record for KpiRecord {
             cumulative: view.cumulative,
             baseline: view.baseline.form(),
             target: view.target.form(),
-            // Derived again from a patched baseline and target; kept only where it cannot be.
-            direction: view.baseline.value_text.is_none().then_some(view.direction),
+            // Derived from baseline and target; a KPI without a baseline keeps its own unless one is sent.
+            direction: None,
         }
     }
 

@@ -1,19 +1,19 @@
 //! The one implementation of reading one record and of create, merge-patch and delete, shared by
 //! every resource: authentication, ETags and If-Match, validation, one transaction with its audit record.
 
-use std::future::{ready, Ready};
-
 use actix_web::http::{header, StatusCode};
 use actix_web::{web, FromRequest, HttpRequest, HttpResponse};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use utoipa::openapi::{RefOr, Schema};
+use utoipa::ToSchema;
 
 use crate::auth::{Authenticator, Principal, Scope};
 use crate::db::write::{self, AuditEntry, Operation};
 use crate::db::{self, Database, DbConnection};
-use crate::error::ApiError;
+use crate::error::{ApiError, FieldError};
 
 /// A resource that can be read by id and written.
 pub trait Record: 'static {
@@ -26,7 +26,7 @@ pub trait Record: 'static {
     /// The representation `GET /{id}` returns.
     type View: Serialize + Send + 'static;
     /// The editable fields: the body of `POST`, and what a merge patch applies to.
-    type Input: Serialize + DeserializeOwned + Send + 'static;
+    type Input: Serialize + DeserializeOwned + Default + ToSchema + Send + 'static;
 
     fn load(conn: &mut DbConnection, id: i64) -> Result<Self::View, ApiError>;
     fn input_of(view: &Self::View) -> Self::Input;
@@ -105,8 +105,9 @@ pub struct Writer {
 
 impl FromRequest for Writer {
     type Error = ApiError;
-    type Future = Ready<Result<Self, ApiError>>;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
 
+    /// Authenticates, then refuses a revoked token before anything else about the request is looked at.
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
         let header_text = |name| {
             request
@@ -114,16 +115,32 @@ impl FromRequest for Writer {
                 .get(name)
                 .and_then(|value| value.to_str().ok())
         };
-        let authenticator = request
+        let writer = request
             .app_data::<web::Data<Authenticator>>()
-            .ok_or_else(|| ApiError::Internal("no authenticator configured".into()));
-        ready(authenticator.and_then(|authenticator| {
-            Ok(Writer {
-                principal: authenticator.authenticate(header_text(header::AUTHORIZATION))?,
-                method: request.method().to_string(),
-                if_match: header_text(header::IF_MATCH).map(str::to_string),
-            })
-        }))
+            .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))
+            .and_then(|authenticator| {
+                Ok(Writer {
+                    principal: authenticator.authenticate(header_text(header::AUTHORIZATION))?,
+                    method: request.method().to_string(),
+                    if_match: header_text(header::IF_MATCH).map(str::to_string),
+                })
+            });
+        let database = request.app_data::<web::Data<Database>>().cloned();
+        Box::pin(async move {
+            let writer = writer?;
+            let database =
+                database.ok_or_else(|| ApiError::Internal("no database configured".into()))?;
+            let jti = writer.principal.jti.clone();
+            if database
+                .run(move |conn| write::is_revoked(conn, &jti))
+                .await?
+            {
+                return Err(ApiError::Unauthorized {
+                    invalid_token: true,
+                });
+            }
+            Ok(writer)
+        })
     }
 }
 
@@ -172,17 +189,122 @@ pub(super) fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, Api
         .map_err(|error| ApiError::bad_field("body", format!("is not valid JSON: {error}")))
 }
 
-/// Reads the editable fields, naming the field that does not fit.
-pub(super) fn input_from<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
-    serde_path_to_error::deserialize(value).map_err(|error| {
-        let path = error.path().to_string();
-        let field = if path == "." {
-            "body".to_string()
-        } else {
-            path
+/// A body read against its form: every unknown, missing or mistyped field is named, and the rest is
+/// kept (defaults standing in for the failing fields) so that the form's own rules can name theirs too.
+pub(super) struct Parsed<T> {
+    pub input: T,
+    pub errors: Vec<FieldError>,
+    /// Top-level fields whose defaults stand in for what was sent (or missing).
+    stand_ins: Vec<String>,
+}
+
+impl<T> Parsed<T> {
+    /// Adds the rules' failures (except on fields that already failed to parse) and fails if any.
+    pub fn finish(self, rules: Result<(), ApiError>) -> Result<T, ApiError> {
+        let Parsed {
+            input,
+            mut errors,
+            stand_ins,
+        } = self;
+        let rule_errors = match rules {
+            Ok(()) => Vec::new(),
+            Err(ApiError::BadRequest { errors, .. }) => errors,
+            Err(other) => return Err(other),
         };
-        ApiError::bad_field(field, error.inner().to_string())
-    })
+        let stood_in = |field: &str| stand_ins.iter().any(|key| top_level(field) == key);
+        errors.extend(
+            rule_errors
+                .into_iter()
+                .filter(|error| !stood_in(&error.field)),
+        );
+        if errors.is_empty() {
+            Ok(input)
+        } else {
+            Err(ApiError::fields(errors))
+        }
+    }
+}
+
+/// `baseline` of `baseline.year`, `appearances` of `appearances[0].description`.
+fn top_level(path: &str) -> &str {
+    path.split(['.', '[']).next().unwrap_or_default()
+}
+
+/// The top-level fields of a form and the required ones, from its OpenAPI schema.
+fn form_fields<T: ToSchema>() -> (Vec<String>, Vec<String>) {
+    match T::schema() {
+        RefOr::T(Schema::Object(object)) => {
+            (object.properties.keys().cloned().collect(), object.required)
+        }
+        _ => (Vec::new(), Vec::new()),
+    }
+}
+
+pub(super) fn parse_input<T>(value: Value) -> Result<Parsed<T>, ApiError>
+where
+    T: DeserializeOwned + Serialize + Default + ToSchema,
+{
+    let Value::Object(mut object) = value else {
+        return Err(ApiError::bad_field("body", "must be a JSON object"));
+    };
+    let (fields, required) = form_fields::<T>();
+    let mut errors = Vec::new();
+    if !fields.is_empty() {
+        let unknown: Vec<String> = object
+            .keys()
+            .filter(|key| !fields.contains(key))
+            .cloned()
+            .collect();
+        for key in unknown {
+            object.remove(&key);
+            errors.push(FieldError {
+                field: key,
+                message: format!(
+                    "is not a field of this record; its fields are {}",
+                    fields.join(", ")
+                ),
+            });
+        }
+    }
+    let mut stand_ins = Vec::new();
+    for field in required.iter().filter(|field| !object.contains_key(*field)) {
+        stand_ins.push(field.clone());
+        errors.push(FieldError {
+            field: field.clone(),
+            message: "is required".into(),
+        });
+    }
+    let defaults = match serde_json::to_value(T::default()) {
+        Ok(Value::Object(defaults)) => defaults,
+        _ => serde_json::Map::new(),
+    };
+    // Each round names one mistyped field and lets its default stand in, until the rest parses.
+    for _ in 0..=fields.len().max(object.len()) {
+        let mut candidate = defaults.clone();
+        candidate.extend(object.clone());
+        match serde_path_to_error::deserialize::<_, T>(Value::Object(candidate)) {
+            Ok(input) => {
+                return Ok(Parsed {
+                    input,
+                    errors,
+                    stand_ins,
+                })
+            }
+            Err(error) => {
+                let path = error.path().to_string();
+                let key = top_level(&path).to_string();
+                errors.push(FieldError {
+                    field: if key.is_empty() { "body".into() } else { path },
+                    message: error.inner().to_string(),
+                });
+                if object.remove(&key).is_none() {
+                    break;
+                }
+                stand_ins.push(key);
+            }
+        }
+    }
+    Err(ApiError::fields(errors))
 }
 
 /// RFC 7396 JSON merge patch: objects merge, `null` removes, anything else replaces.
@@ -230,13 +352,13 @@ pub async fn create<R: Record>(
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
     writer.principal.require(R::SCOPE)?;
-    let input: R::Input = input_from(json_body(request, body)?)?;
+    let parsed = parse_input::<R::Input>(json_body(request, body)?)?;
     let (id, after) = db
         .run(move |conn| {
             write::write_transaction(conn, |conn| {
-                writer.check_not_revoked(conn)?;
+                let rules = R::validate(conn, &parsed.input, None);
+                let input = parsed.finish(rules)?;
                 R::authorize(&writer.principal, conn, None, Some(&input))?;
-                R::validate(conn, &input, None)?;
                 let id = R::insert(conn, &input)?;
                 let after = to_json(&R::load(conn, id)?)?;
                 audit::<R>(conn, &writer, id, Operation::Create, None, Some(&after))?;
@@ -271,7 +393,6 @@ pub async fn patch<R: Record>(
     let after = db
         .run(move |conn| {
             write::write_transaction(conn, |conn| {
-                writer.check_not_revoked(conn)?;
                 let before = R::load(conn, id)?;
                 let before_json = to_json(&before)?;
                 if !matches(&condition, &etag_of(&before_json)) {
@@ -281,9 +402,10 @@ pub async fn patch<R: Record>(
                 let mut editable = serde_json::to_value(R::input_of(&before))
                     .map_err(|error| ApiError::Internal(error.to_string()))?;
                 merge_patch(&mut editable, &patch);
-                let input: R::Input = input_from(editable)?;
+                let parsed = parse_input::<R::Input>(editable)?;
+                let rules = R::validate(conn, &parsed.input, Some(id));
+                let input = parsed.finish(rules)?;
                 R::authorize(&writer.principal, conn, Some(&before), Some(&input))?;
-                R::validate(conn, &input, Some(id))?;
                 R::update(conn, id, &input)?;
                 let after = to_json(&R::load(conn, id)?)?;
                 audit::<R>(
@@ -311,7 +433,6 @@ pub async fn delete<R: Record>(
     let condition = writer.precondition()?;
     db.run(move |conn| {
         write::write_transaction(conn, |conn| {
-            writer.check_not_revoked(conn)?;
             let before = R::load(conn, id)?;
             let before_json = to_json(&before)?;
             if !matches(&condition, &etag_of(&before_json)) {

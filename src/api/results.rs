@@ -65,7 +65,7 @@ pub struct KpiResults {
 }
 
 /// The body of a PUT: one year's result.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultForm {
     /// The exact decimal as a string ("26", "99.10"); null or absent when not measurable.
@@ -251,12 +251,11 @@ pub async fn put(
 ) -> Result<HttpResponse, ApiError> {
     writer.require(Scope::KpisWrite)?;
     let (id, year) = path.into_inner();
-    let form: ResultForm = records::input_from(records::json_body(&request, &body)?)?;
-    let values = values_of(form)?;
+    let parsed = records::parse_input::<ResultForm>(records::json_body(&request, &body)?)?;
+    let values = parsed.finish(Ok(())).and_then(values_of)?;
     let (created, after) = db
         .run(move |conn| {
             write::write_transaction(conn, |conn| {
-                writer.check_not_revoked(conn)?;
                 let kpi = kpi_store::get(conn, id)?;
                 check_year(&kpi, year)?;
                 let before = store::find(conn, id, year)?.map(|row| view(&kpi, row));
@@ -321,7 +320,6 @@ pub async fn remove(
     let (id, year) = path.into_inner();
     db.run(move |conn| {
         write::write_transaction(conn, |conn| {
-            writer.check_not_revoked(conn)?;
             let kpi = kpi_store::get(conn, id)?;
             let before = records::to_json(&result_of(conn, &kpi, year)?)?;
             if !records::matches(&condition, &records::etag_of(&before)) {

@@ -161,7 +161,7 @@ fn with_department(
 }
 
 /// Editable fields of a department.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DepartmentForm {
     /// The plan it belongs to (fixed once created).
@@ -175,7 +175,7 @@ pub struct DepartmentForm {
 }
 
 /// Editable fields of a division.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DivisionForm {
     /// The department it belongs to (within the same plan).

@@ -211,7 +211,7 @@ pub fn get_initiative(conn: &mut DbConnection, id: i64) -> Result<InitiativeRow,
 }
 
 /// Editable fields of a goal.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GoalForm {
     /// The plan the goal belongs to (fixed once created).
@@ -229,7 +229,7 @@ pub struct GoalForm {
 }
 
 /// Editable fields of a measure.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasureForm {
     /// The goal it serves (within the same plan).
@@ -244,7 +244,7 @@ pub struct MeasureForm {
 }
 
 /// Editable fields of an initiative.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InitiativeForm {
     /// The measure it belongs to (within the same plan).

@@ -128,7 +128,7 @@ pub fn of_initiative(conn: &mut DbConnection, initiative: i64) -> Result<Vec<Kpi
 
 /// Editable fields of a KPI. `direction` is derived from baseline and target; it may only be
 /// given where it cannot be derived (a baseline of "—").
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct KpiForm {
     /// The initiative it measures (within the same plan).
@@ -151,7 +151,7 @@ pub struct KpiForm {
 }
 
 /// A baseline or target as published.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurementForm {
     /// The exact decimal as a string ("99.10"), or null where none was measured ("—").
@@ -180,7 +180,7 @@ pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Res
         checks.fail("target.year", "must not be before baseline.year");
     }
     if let (Some(given), Some(_)) = (form.direction, &form.baseline.value) {
-        let derived = stored_direction(form);
+        let derived = stored_direction(form, None);
         if given != derived {
             checks.fail(
                 "direction",
@@ -209,11 +209,13 @@ pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Res
     checks.finish()
 }
 
-/// Derived from baseline and target; as given (default `increase`) where there is no baseline.
-fn stored_direction(form: &KpiForm) -> Direction {
-    match form.baseline.value {
-        Some(_) => direction(form.baseline.value.as_deref(), form.target.value.as_deref()),
-        None => form.direction.unwrap_or(Direction::Increase),
+/// Derived from baseline and target; where there is no baseline, as given, else as it was
+/// (`increase` for a new KPI).
+fn stored_direction(form: &KpiForm, current: Option<Direction>) -> Direction {
+    match (&form.baseline.value, form.direction) {
+        (Some(_), _) => direction(form.baseline.value.as_deref(), form.target.value.as_deref()),
+        (None, Some(given)) => given,
+        (None, None) => current.unwrap_or(Direction::Increase),
     }
 }
 
@@ -229,7 +231,7 @@ pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> 
             kpis::name.eq(&form.name),
             kpis::unit.eq(&form.unit),
             kpis::cumulative.eq(form.cumulative),
-            kpis::direction.eq(stored_direction(form).as_str()),
+            kpis::direction.eq(stored_direction(form, None).as_str()),
             kpis::baseline_value.eq(&form.baseline.value),
             kpis::baseline_year.eq(form.baseline.year),
             kpis::baseline_year_type.eq(form.baseline.year_type.as_str()),
@@ -245,6 +247,7 @@ pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> 
 }
 
 pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), ApiError> {
+    let current = get(conn, id)?.direction.parse().ok();
     diesel::update(kpis::table.find(id))
         .set((
             kpis::initiative_id.eq(form.initiative_id),
@@ -252,7 +255,7 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), Ap
             kpis::name.eq(&form.name),
             kpis::unit.eq(&form.unit),
             kpis::cumulative.eq(form.cumulative),
-            kpis::direction.eq(stored_direction(form).as_str()),
+            kpis::direction.eq(stored_direction(form, current).as_str()),
             kpis::baseline_value.eq(&form.baseline.value),
             kpis::baseline_year.eq(form.baseline.year),
             kpis::baseline_year_type.eq(form.baseline.year_type.as_str()),

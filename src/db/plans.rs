@@ -75,7 +75,7 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
 }
 
 /// Editable fields of a plan.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PlanForm {
     /// Unique over all plans.

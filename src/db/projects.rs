@@ -241,7 +241,7 @@ pub fn in_initiative(
 }
 
 /// Editable fields of a project, with where it appears and who is responsible.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProjectForm {
     /// The plan it belongs to (fixed once created).
@@ -265,7 +265,7 @@ pub struct ProjectForm {
 }
 
 /// One listing of a project under an initiative.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AppearanceForm {
     #[schema(example = 1)]

@@ -15,3 +15,4 @@ mod paging;
 mod plans;
 mod projects;
 mod seeding;
+mod writes;
