@@ -32,6 +32,7 @@ Every write is audited; `GET /api/v1/changes` lists what changed after a cursor.
         (name = "departments", description = "Departments (部)"),
         (name = "divisions", description = "Divisions (課)"),
         (name = "progress", description = "KPI progress rolled up to the plan, goals, measures, initiatives and departments"),
+        (name = "evaluations", description = "Yearly evaluations frozen by the city's evaluation committee"),
         (name = "results", description = "Yearly KPI results (実績値)"),
         (name = "changes", description = "The change feed and the audit record"),
         (name = "health", description = "Liveness and readiness"),

@@ -2,6 +2,7 @@
 
 pub mod changes;
 pub mod departments;
+pub mod evaluations;
 pub mod goals;
 pub mod health;
 pub mod kpis;
@@ -37,6 +38,9 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(plans::get)
                 .service(plans::update)
                 .service(plans::delete)
+                .service(evaluations::create)
+                .service(evaluations::list)
+                .service(evaluations::get)
                 .service(goals::list_goals)
                 .service(goals::create_goal)
                 .service(goals::get_goal)
@@ -61,6 +65,7 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(results::get)
                 .service(results::put)
                 .service(results::remove)
+                .service(results::chart_svg)
                 .service(projects::list)
                 .service(projects::create)
                 .service(projects::get)

@@ -7,8 +7,9 @@ use utoipa::ToSchema;
 use super::kpis::Kpi;
 use super::QueryParams;
 use crate::db::kpis::{self as kpi_store, KpiFilter};
+use crate::db::results::{self, ResultView};
 use crate::db::schema::{departments, goals, initiatives, measures};
-use crate::db::{plan_of, results, Database, DbConnection};
+use crate::db::{plan_of, Database, DbConnection};
 use crate::domain::progress::Status;
 use crate::error::{ApiError, ItemErrors, ListErrors};
 
@@ -36,27 +37,42 @@ pub struct Rollup {
     pub items: Vec<Kpi>,
 }
 
-fn rollup(conn: &mut DbConnection, filter: &KpiFilter) -> Result<Rollup, ApiError> {
-    let rows = kpi_store::all(conn, filter)?;
-    let items: Vec<Kpi> = results::facts(conn, rows)?
-        .into_iter()
-        .map(Kpi::from)
-        .collect();
+/// Counts statuses and averages the achievements there are (rounded to 4 places).
+pub fn tally(progress: impl Iterator<Item = (Status, Option<f64>)>) -> (StatusCounts, Option<f64>) {
     let mut counts = StatusCounts::default();
     let mut achievements = Vec::new();
-    for kpi in &items {
-        match kpi.progress.status {
+    for (status, achievement) in progress {
+        match status {
             Status::Achieved => counts.achieved += 1,
             Status::OnTrack => counts.on_track += 1,
             Status::Behind => counts.behind += 1,
             Status::NoData => counts.no_data += 1,
             Status::NotMeasurable => counts.not_measurable += 1,
         }
-        achievements.extend(kpi.progress.achievement);
+        achievements.extend(achievement);
     }
     let mean = (!achievements.is_empty())
         .then(|| achievements.iter().sum::<f64>() / achievements.len() as f64)
         .map(|mean| (mean * 10_000.0).round() / 10_000.0);
+    (counts, mean)
+}
+
+/// The roll-up of the KPIs a filter matches, from the results of a view.
+pub fn rollup(
+    conn: &mut DbConnection,
+    filter: &KpiFilter,
+    view: ResultView,
+) -> Result<Rollup, ApiError> {
+    let rows = kpi_store::all(conn, filter)?;
+    let items: Vec<Kpi> = results::facts_under(conn, rows, view)?
+        .into_iter()
+        .map(Kpi::from)
+        .collect();
+    let (counts, mean) = tally(
+        items
+            .iter()
+            .map(|kpi| (kpi.progress.status, kpi.progress.achievement)),
+    );
     Ok(Rollup {
         kpis: items.len(),
         counts,
@@ -65,10 +81,27 @@ fn rollup(conn: &mut DbConnection, filter: &KpiFilter) -> Result<Rollup, ApiErro
     })
 }
 
+/// The moment a roll-up looks back to.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AsOf {
+    /// Answer from the results as they were recorded then (from the audit history): a date (the end
+    /// of that day in Japan, UTC+9) or an RFC 3339 time. Default: now.
+    #[param(example = "2026-06-30")]
+    pub as_of: Option<String>,
+}
+
+fn view_of(params: &mut QueryParams) -> Result<ResultView, ApiError> {
+    Ok(ResultView {
+        as_of: params.moment("as_of")?,
+        up_to_year: None,
+    })
+}
+
 /// Progress of the whole strategy (or of one plan with `?plan=`).
 #[utoipa::path(
     tag = "progress",
-    params(("plan" = Option<i64>, Query, description = "Only this plan (its id)", example = 1)),
+    params(("plan" = Option<i64>, Query, description = "Only this plan (its id)", example = 1), AsOf),
     responses((status = 200, description = "The roll-up", body = Rollup), ListErrors)
 )]
 #[get("/progress")]
@@ -78,12 +111,15 @@ pub async fn plan(
 ) -> Result<web::Json<Rollup>, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let plan = params.id("plan")?;
+    let view = view_of(&mut params)?;
     params.finish()?;
     let filter = KpiFilter {
         common: crate::db::goals::CommonFilter { plan, code: None },
         ..Default::default()
     };
-    Ok(web::Json(db.run(move |conn| rollup(conn, &filter)).await?))
+    Ok(web::Json(
+        db.run(move |conn| rollup(conn, &filter, view)).await?,
+    ))
 }
 
 /// Declares the roll-up of one kind of record: 404 for an unknown id, otherwise its KPIs.
@@ -92,11 +128,18 @@ macro_rules! scoped_rollup {
         #[doc = $doc]
         #[utoipa::path(
             tag = "progress",
-            params(("id" = i64, Path, description = "Record id", example = 1)),
+            params(("id" = i64, Path, description = "Record id", example = 1), AsOf),
             responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
         )]
         #[get($path)]
-        pub async fn $name(db: web::Data<Database>, id: web::Path<i64>) -> Result<web::Json<Rollup>, ApiError> {
+        pub async fn $name(
+            db: web::Data<Database>,
+            request: HttpRequest,
+            id: web::Path<i64>,
+        ) -> Result<web::Json<Rollup>, ApiError> {
+            let mut params = QueryParams::parse(request.query_string())?;
+            let view = view_of(&mut params)?;
+            params.finish()?;
             let id = id.into_inner();
             let filter = KpiFilter {
                 $field: Some(id),
@@ -105,7 +148,7 @@ macro_rules! scoped_rollup {
             let rollup = db
                 .run(move |conn| {
                     plan_of!(conn, $table, id).ok_or_else(|| ApiError::not_found($resource, id))?;
-                    rollup(conn, &filter)
+                    rollup(conn, &filter, view)
                 })
                 .await?;
             Ok(web::Json(rollup))

@@ -151,6 +151,32 @@ impl QueryParams {
         }
     }
 
+    /// A moment: an RFC 3339 time, or a date meaning the end of that day in Japan (UTC+9), when
+    /// the city's working day ends.
+    pub fn moment(&mut self, name: &str) -> Result<Option<chrono::NaiveDateTime>, ApiError> {
+        let Some(text) = self.values.get(name).cloned() else {
+            return Ok(None);
+        };
+        if let Ok(date) = chrono::NaiveDate::parse_from_str(&text, "%Y-%m-%d") {
+            self.values.remove(name);
+            let end_of_day_in_japan = date
+                .and_hms_micro_opt(23, 59, 59, 999_999)
+                .map(|time| time - chrono::TimeDelta::hours(9));
+            return end_of_day_in_japan
+                .map(Some)
+                .ok_or_else(|| ApiError::bad_request(name, "is not a date"));
+        }
+        self.timestamp(name).map_err(|_| {
+            ApiError::bad_request(
+                name,
+                format!(
+                    "must be a date like 2026-06-30 or an RFC 3339 time, not `{}`",
+                    shorten(&text)
+                ),
+            )
+        })
+    }
+
     /// Fails on any parameter no one asked for: a misspelt filter must not silently return everything.
     pub fn finish(self) -> Result<(), ApiError> {
         if self.values.is_empty() {

@@ -158,6 +158,11 @@ impl Writer {
         self.principal.require(scope)
     }
 
+    /// The token's subject.
+    pub fn subject(&self) -> &str {
+        &self.principal.subject
+    }
+
     /// A revoked `jti` is refused by every instance: the revocation lives in the database.
     pub fn check_not_revoked(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
         if write::is_revoked(conn, &self.principal.jti)? {

@@ -10,16 +10,15 @@ use super::records::{self, Writer};
 use super::utc;
 use crate::auth::Scope;
 use crate::db::kpis::{self as kpi_store, KpiRow};
-use crate::db::results::{self as store, ResultRow, ResultValues, MEASURED, NOT_MEASURABLE};
+use crate::db::results::{
+    self as store, ResultRow, ResultValues, MEASURED, NOT_MEASURABLE, RESULT_RESOURCE as RESOURCE,
+};
 use crate::db::write::{self, Operation};
 use crate::db::{Database, DbConnection};
-use crate::domain::era;
 use crate::domain::kpi::{decimal_value, YearType};
 use crate::domain::validate::{Checks, MAX_DESCRIPTION, MAX_NAME};
+use crate::domain::{chart, era};
 use crate::error::{ApiError, ItemErrors, PatchErrors};
-
-/// What the change feed and the audit record call a result; their `id` is the KPI's.
-const RESOURCE: &str = "kpi_result";
 
 /// One year's result of a KPI.
 #[derive(Debug, Serialize, ToSchema)]
@@ -341,4 +340,42 @@ pub async fn remove(
     Ok(HttpResponse::NoContent()
         .insert_header((header::CACHE_CONTROL, "no-store"))
         .finish())
+}
+
+/// A line chart of the KPI: baseline, yearly results and target, the expected path dashed
+/// (600×300 SVG with Japanese labels, for embedding in a web page).
+#[utoipa::path(
+    tag = "results",
+    params(("id" = i64, Path, description = "KPI id", example = 1)),
+    responses(
+        (status = 200, description = "The chart", content_type = "image/svg+xml", body = String),
+        ItemErrors,
+    )
+)]
+#[get("/kpis/{id}/chart.svg")]
+pub async fn chart_svg(
+    db: web::Data<Database>,
+    id: web::Path<i64>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let (kpi, rows) = db
+        .run(move |conn| Ok((kpi_store::get(conn, id)?, store::of_kpi(conn, id)?)))
+        .await?;
+    let number = |text: Option<&str>| text.and_then(|text| text.parse::<f64>().ok());
+    let svg = chart::line_chart(&chart::Series {
+        name: &kpi.name,
+        unit: &kpi.unit,
+        year_type: kpi.target_year_type.parse().unwrap_or(YearType::Fiscal),
+        baseline_year: kpi.baseline_year,
+        target_year: kpi.target_year,
+        baseline: number(kpi.baseline_value.as_deref()),
+        target: number(kpi.target_value.as_deref()),
+        results: rows
+            .iter()
+            .filter_map(|row| number(row.value.as_deref()).map(|value| (row.year, value)))
+            .collect(),
+    });
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml; charset=utf-8")
+        .body(svg))
 }

@@ -1,6 +1,7 @@
 //! Storage: one connection type for SQLite and Postgres, the pool, migrations, and the queries per resource.
 
 pub mod departments;
+pub mod evaluations;
 pub mod goals;
 pub mod kpis;
 pub mod plans;

@@ -5,10 +5,13 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{kpi_results, kpis, plans};
+use super::schema::{kpi_results, plans};
 use super::DbConnection;
 use crate::domain::progress::{default_scheme, GradeStep};
 use crate::error::ApiError;
+
+/// What the audit record and the change feed call a result; their record id is the KPI's.
+pub const RESULT_RESOURCE: &str = "kpi_result";
 
 /// `status` of a result that has a value.
 pub const MEASURED: &str = "measured";
@@ -55,21 +58,89 @@ pub fn find(conn: &mut DbConnection, kpi: i64, year: i32) -> Result<Option<Resul
         .optional()?)
 }
 
-/// The latest result of each KPI: one query for a whole page.
+/// Which results progress is computed from: the current ones or those recorded by a moment
+/// (replayed from the audit history), and at most up to a year (for a yearly evaluation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ResultView {
+    pub as_of: Option<NaiveDateTime>,
+    pub up_to_year: Option<i32>,
+}
+
+/// The latest result of each KPI under the view: one query for a whole page.
 pub fn latest_of(
     conn: &mut DbConnection,
     kpi_ids: &[i64],
+    view: ResultView,
 ) -> Result<HashMap<i64, ResultRow>, ApiError> {
-    let mut latest = HashMap::new();
-    for row in kpi_results::table
-        .filter(kpi_results::kpi_id.eq_any(kpi_ids))
-        .order((kpi_results::kpi_id, kpi_results::year))
-        .select(ResultRow::as_select())
-        .load::<ResultRow>(conn)?
-    {
-        latest.insert(row.kpi_id, row);
+    let rows = match view.as_of {
+        None => kpi_results::table
+            .filter(kpi_results::kpi_id.eq_any(kpi_ids))
+            .select(ResultRow::as_select())
+            .load::<ResultRow>(conn)?,
+        Some(at) => recorded_by(conn, kpi_ids, at)?,
+    };
+    let mut latest: HashMap<i64, ResultRow> = HashMap::new();
+    for row in rows {
+        if view.up_to_year.is_some_and(|last| row.year > last) {
+            continue;
+        }
+        if latest
+            .get(&row.kpi_id)
+            .is_none_or(|kept| kept.year < row.year)
+        {
+            latest.insert(row.kpi_id, row);
+        }
     }
     Ok(latest)
+}
+
+/// The results as they stood at `at`: every audited result write up to then, replayed in order.
+fn recorded_by(
+    conn: &mut DbConnection,
+    kpi_ids: &[i64],
+    at: NaiveDateTime,
+) -> Result<Vec<ResultRow>, ApiError> {
+    use super::schema::audit_log;
+    let writes: Vec<(Option<String>, Option<String>)> = audit_log::table
+        .filter(audit_log::resource.eq(RESULT_RESOURCE))
+        .filter(audit_log::record_id.eq_any(kpi_ids))
+        .filter(audit_log::occurred_at.le(at))
+        .order(audit_log::id)
+        .select((audit_log::before_json, audit_log::after_json))
+        .load(conn)?;
+    let mut standing: HashMap<(i64, i32), ResultRow> = HashMap::new();
+    for (before, after) in writes {
+        match after.as_deref().and_then(result_from_json) {
+            Some(row) => {
+                standing.insert((row.kpi_id, row.year), row);
+            }
+            None => {
+                if let Some(row) = before.as_deref().and_then(result_from_json) {
+                    standing.remove(&(row.kpi_id, row.year));
+                }
+            }
+        }
+    }
+    Ok(standing.into_values().collect())
+}
+
+/// A result from its JSON representation (as the audit record keeps it).
+fn result_from_json(json: &str) -> Option<ResultRow> {
+    let value: serde_json::Value = serde_json::from_str(json).ok()?;
+    let text = |key: &str| value[key].as_str().map(str::to_string);
+    Some(ResultRow {
+        id: 0,
+        kpi_id: value["kpi_id"].as_i64()?,
+        year: i32::try_from(value["year"].as_i64()?).ok()?,
+        value: text("value_text"),
+        status: text("status")?,
+        note: text("note"),
+        source: text("source"),
+        version: value["version"].as_i64().unwrap_or(1),
+        updated_at: chrono::DateTime::parse_from_rfc3339(value["updated_at"].as_str()?)
+            .ok()?
+            .naive_utc(),
+    })
 }
 
 /// Creates or replaces one year's result; says whether it created it.
@@ -147,11 +218,6 @@ pub fn schemes_of(
         .collect())
 }
 
-/// Whether a KPI exists, and its plan.
-pub fn kpi_plan(conn: &mut DbConnection, kpi: i64) -> Result<Option<i64>, ApiError> {
-    Ok(super::plan_of!(conn, kpis, kpi))
-}
-
 /// A KPI with what its progress is computed from.
 #[derive(Debug, Clone)]
 pub struct KpiFacts {
@@ -165,11 +231,20 @@ pub fn facts(
     conn: &mut DbConnection,
     rows: Vec<super::kpis::KpiRow>,
 ) -> Result<Vec<KpiFacts>, ApiError> {
+    facts_under(conn, rows, ResultView::default())
+}
+
+/// The same, from the results of a view.
+pub fn facts_under(
+    conn: &mut DbConnection,
+    rows: Vec<super::kpis::KpiRow>,
+    view: ResultView,
+) -> Result<Vec<KpiFacts>, ApiError> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut plan_ids: Vec<i64> = rows.iter().map(|row| row.plan_id).collect();
     plan_ids.sort_unstable();
     plan_ids.dedup();
-    let mut latest = latest_of(conn, &ids)?;
+    let mut latest = latest_of(conn, &ids, view)?;
     let schemes = schemes_of(conn, &plan_ids)?;
     Ok(rows
         .into_iter()

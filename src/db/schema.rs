@@ -227,3 +227,34 @@ diesel::table! {
         revoked_at -> Nullable<Timestamp>,
     }
 }
+
+diesel::table! {
+    evaluations (id) {
+        id -> BigInt,
+        plan_id -> BigInt,
+        fiscal_year -> Integer,
+        title -> Text,
+        created_by -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    evaluation_items (id) {
+        id -> BigInt,
+        evaluation_id -> BigInt,
+        kpi_id -> BigInt,
+        kpi_code -> Text,
+        kpi_name -> Text,
+        unit -> Text,
+        direction -> Text,
+        baseline_value -> Nullable<Text>,
+        target_value -> Nullable<Text>,
+        result_year -> Nullable<Integer>,
+        result_value -> Nullable<Text>,
+        achievement -> Nullable<Double>,
+        expected -> Nullable<Double>,
+        status -> Text,
+        grade -> Nullable<Text>,
+    }
+}

@@ -25,6 +25,28 @@ pub fn label(year: i32, year_type: YearType) -> String {
     format!("{era}{era_year}({year}){suffix}")
 }
 
+/// The era form alone, for axis labels: `令和元年度`, `令和2年`. Calendar 2019 was 平成 until
+/// 30 April and 令和 from 1 May, so it is `平成31年/令和元年`.
+pub fn era_year(year: i32, year_type: YearType) -> String {
+    if year == 2019 && year_type == YearType::Calendar {
+        return "平成31年/令和元年".to_string();
+    }
+    let full = label(year, year_type);
+    // 令和元(2019)年度 → 令和元年度: the Gregorian year in parentheses goes.
+    match (full.find('('), full.find(')')) {
+        (Some(open), Some(close)) => format!("{}{}", &full[..open], &full[close + 1..]),
+        _ => full,
+    }
+}
+
+/// The Gregorian form: `2020年度`, `2020年`.
+pub fn gregorian(year: i32, year_type: YearType) -> String {
+    match year_type {
+        YearType::Fiscal => format!("{year}年度"),
+        YearType::Calendar => format!("{year}年"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +58,17 @@ mod tests {
         assert_eq!(label(2026, YearType::Fiscal), "令和8(2026)年度");
         assert_eq!(label(2019, YearType::Calendar), "令和元(2019)年");
         assert_eq!(label(2026, YearType::Calendar), "令和8(2026)年");
+    }
+
+    #[test]
+    fn short_forms() {
+        assert_eq!(era_year(2019, YearType::Fiscal), "令和元年度");
+        assert_eq!(era_year(2026, YearType::Fiscal), "令和8年度");
+        assert_eq!(era_year(2019, YearType::Calendar), "平成31年/令和元年");
+        assert_eq!(era_year(2020, YearType::Calendar), "令和2年");
+        assert_eq!(era_year(2018, YearType::Fiscal), "平成30年度");
+        assert_eq!(gregorian(2020, YearType::Calendar), "2020年");
+        assert_eq!(gregorian(2019, YearType::Fiscal), "2019年度");
     }
 
     #[test]

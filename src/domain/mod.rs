@@ -1,5 +1,6 @@
 //! Rules that are neither HTTP nor SQL.
 
+pub mod chart;
 pub mod era;
 pub mod kpi;
 pub mod progress;

@@ -1,0 +1,2 @@
+DROP TABLE evaluation_items;
+DROP TABLE evaluations;
