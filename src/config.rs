@@ -70,6 +70,18 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216), global = true)]
     pub max_body_bytes: u64,
 
+    /// Seconds public caches may keep a read response (`Cache-Control: public, max-age`).
+    #[arg(long, env = "CACHE_MAX_AGE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
+    pub cache_max_age_secs: u64,
+
+    /// Origins whose pages may read the API from a browser: `*` or a comma-separated list.
+    #[arg(long, env = "CORS_READ_ORIGINS", default_value = "*", global = true)]
+    pub cors_read_origins: String,
+
+    /// Origins whose pages may write (with a token) from a browser: a comma-separated list; none by default.
+    #[arg(long, env = "CORS_WRITE_ORIGINS", default_value = "", global = true)]
+    pub cors_write_origins: String,
+
     /// Log filter, in env_logger's syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,

@@ -7,5 +7,6 @@ pub mod dataset;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod middleware;
 pub mod openapi;
 pub mod startup;

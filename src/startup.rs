@@ -4,7 +4,9 @@ use std::net::TcpListener;
 
 use actix_web::dev::{ResourceDef, Server, ServiceResponse};
 use actix_web::http::{header, Method};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::middleware::{
+    from_fn, Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
+};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -13,6 +15,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
+use crate::middleware::{self, CachePolicy};
 use crate::{api, openapi};
 
 pub struct Application {
@@ -34,13 +37,21 @@ impl Application {
         let document = openapi::document();
         let routes = web::Data::new(RouteTable::new(&document));
         let database = web::Data::new(database);
+        let cache_policy = web::Data::new(CachePolicy {
+            max_age_secs: config.cache_max_age_secs,
+        });
+        let cors_config = config.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(middleware::conditional_get))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_framework_error))
+                .wrap(middleware::cors(&cors_config))
                 .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
+                .wrap(Compress::default())
                 .app_data(database.clone())
                 .app_data(routes.clone())
+                .app_data(cache_policy.clone())
                 .app_data(authenticator.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|error, _| {

@@ -64,34 +64,19 @@ pub fn etag_of(body: &[u8]) -> String {
 }
 
 /// Whether an `If-Match` / `If-None-Match` value names this tag (strong comparison; `*` matches).
-pub(super) fn matches(condition: &str, etag: &str) -> bool {
+pub fn matches(condition: &str, etag: &str) -> bool {
     condition
         .split(',')
         .map(str::trim)
         .any(|tag| tag == "*" || tag == etag)
 }
 
-/// `GET /{id}`: the record with its ETag; `304` when `If-None-Match` names it.
-pub async fn get_one<R: Record>(
-    db: &Database,
-    request: &HttpRequest,
-    id: i64,
-) -> Result<HttpResponse, ApiError> {
+/// `GET /{id}`: the record with its ETag (the conditional-GET middleware answers 304 for it).
+pub async fn get_one<R: Record>(db: &Database, id: i64) -> Result<HttpResponse, ApiError> {
     let view = db.run(move |conn| R::load(conn, id)).await?;
-    let body = serde_json::to_vec(&view).map_err(|error| ApiError::Internal(error.to_string()))?;
-    let etag = etag_of(&body);
-    let not_modified = request
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|condition| matches(condition, &etag));
-    if not_modified {
-        return Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish());
-    }
+    let body = to_json(&view)?;
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::ETAG, etag_of(&body)))
         .content_type("application/json")
         .body(body))
 }
@@ -585,10 +570,9 @@ macro_rules! record_endpoints {
         #[get($item)]
         pub async fn $get(
             db: actix_web::web::Data<$crate::db::Database>,
-            request: actix_web::HttpRequest,
             id: actix_web::web::Path<i64>,
         ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
-            $crate::api::records::get_one::<$record>(&db, &request, id.into_inner()).await
+            $crate::api::records::get_one::<$record>(&db, id.into_inner()).await
         }
 
         #[doc = $create_doc]

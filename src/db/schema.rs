@@ -198,6 +198,7 @@ diesel::table! {
     data_version (id) {
         id -> BigInt,
         version -> BigInt,
+        changed_at -> Timestamp,
     }
 }
 

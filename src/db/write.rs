@@ -18,16 +18,19 @@ pub fn write_transaction<T>(
 ) -> Result<T, ApiError> {
     conn.transaction(|conn| {
         diesel::update(data_version::table)
-            .set(data_version::version.eq(data_version::version + 1))
+            .set((
+                data_version::version.eq(data_version::version + 1),
+                data_version::changed_at.eq(super::now()),
+            ))
             .execute(conn)?;
         work(conn)
     })
 }
 
-/// The version of the whole data set: changes with every write.
-pub fn data_version(conn: &mut DbConnection) -> Result<i64, ApiError> {
+/// When the data last changed (any write, on any instance).
+pub fn last_change(conn: &mut DbConnection) -> Result<NaiveDateTime, ApiError> {
     Ok(data_version::table
-        .select(data_version::version)
+        .select(data_version::changed_at)
         .first(conn)?)
 }
 

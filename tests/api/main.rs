@@ -3,6 +3,7 @@
 #[macro_use]
 mod helpers;
 
+mod caching;
 mod concurrency;
 mod departments;
 mod errors;

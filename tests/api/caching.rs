@@ -1,0 +1,107 @@
+use reqwest::Method;
+use serde_json::json;
+
+use crate::helpers::{seeded_database, spawn_app, spawn_app_on, token};
+
+on_both_backends! {
+    /// Every read carries an ETag and Last-Modified; either validator answers 304 with no body;
+    /// public caches may keep reads briefly.
+    async fn reads_are_conditional_and_cacheable(backend) {
+        let app = spawn_app(backend).await;
+        for path in ["/api/v1/kpis?goal=1", "/api/v1/kpis/1", "/api/v1/goals/1", "/api/v1/progress", "/api/v1/changes"] {
+            let response = app.get(path).await;
+            assert_eq!(response.status(), 200, "{path}");
+            let etag = response.headers()["etag"].to_str().unwrap().to_string();
+            let modified = response.headers()["last-modified"].to_str().unwrap().to_string();
+            assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{path}: strong {etag}");
+            assert_eq!(response.headers()["cache-control"], "public, max-age=60", "{path}");
+            let again = app.client.get(app.url(path)).header("If-None-Match", &etag).send().await.unwrap();
+            assert_eq!(again.status(), 304, "{path}");
+            assert_eq!(again.headers()["etag"], etag.as_str());
+            assert!(again.bytes().await.unwrap().is_empty());
+            let since = app.client.get(app.url(path)).header("If-Modified-Since", &modified).send().await.unwrap();
+            assert_eq!(since.status(), 304, "{path}");
+            let stale = app.client.get(app.url(path)).header("If-None-Match", "\"other\"").send().await.unwrap();
+            assert_eq!(stale.status(), 200, "{path}");
+        }
+    }
+}
+
+on_both_backends! {
+    /// A write anywhere that changes a response changes its ETag and Last-Modified, also as seen
+    /// by a second instance on the same database.
+    async fn a_write_changes_the_validators_everywhere(backend) {
+        let url = seeded_database(backend);
+        let first = spawn_app_on(&url).await;
+        let second = spawn_app_on(&url).await;
+        let path = "/api/v1/goals/1";
+        let before = second.get(path).await;
+        let etag = before.headers()["etag"].to_str().unwrap().to_string();
+        let modified = before.headers()["last-modified"].to_str().unwrap().to_string();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+
+        // Changing a measure changes the goal's tree, so the goal's representation.
+        let measure = "/api/v1/measures/1";
+        let measure_etag = first.etag(measure).await;
+        let changed = first
+            .send(Method::PATCH, measure, Some(&token(&["admin"], None)), Some(&measure_etag), Some(&json!({"title": "関係人口を創出する"})))
+            .await;
+        assert_eq!(changed.status(), 200);
+        let after = second.client.get(second.url(path)).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(after.status(), 200, "the old ETag no longer matches");
+        assert_ne!(after.headers()["etag"].to_str().unwrap(), etag);
+        let since = second.client.get(second.url(path)).header("If-Modified-Since", &modified).send().await.unwrap();
+        assert_eq!(since.status(), 200, "modified since");
+        let collection = second.client.get(second.url("/api/v1/measures")).header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(collection.status(), 200);
+    }
+}
+
+on_both_backends! {
+    /// Authenticated reads are never stored by caches.
+    async fn authenticated_reads_are_not_cached(backend) {
+        let app = spawn_app(backend).await;
+        let response = app.client.get(app.url("/api/v1/audit")).bearer_auth(token(&["admin"], None)).send().await.unwrap();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let response = app.client.get(app.url("/api/v1/kpis")).bearer_auth(token(&["admin"], None)).send().await.unwrap();
+        assert_eq!(response.headers()["cache-control"], "no-store");
+    }
+}
+
+on_both_backends! {
+    /// Responses are compressed with gzip or brotli when the client accepts it.
+    async fn responses_are_compressed_when_accepted(backend) {
+        let app = spawn_app(backend).await;
+        let plain = app.get("/api/v1/projects?limit=100").await.bytes().await.unwrap();
+        for encoding in ["gzip", "br"] {
+            let response = app.client.get(app.url("/api/v1/projects?limit=100")).header("Accept-Encoding", encoding).send().await.unwrap();
+            assert_eq!(response.headers()["content-encoding"], encoding);
+            let compressed = response.bytes().await.unwrap();
+            assert!(compressed.len() * 3 < plain.len(), "{encoding}: {} of {}", compressed.len(), plain.len());
+        }
+    }
+}
+
+on_both_backends! {
+    /// Browsers on any site may read; only configured sites may write; preflights say so.
+    async fn cors_lets_any_site_read_and_no_site_write_by_default(backend) {
+        let app = spawn_app(backend).await;
+        let preflight = |method: &'static str| {
+            app.client
+                .request(Method::OPTIONS, app.url("/api/v1/kpis"))
+                .header("Origin", "https://opendata.example")
+                .header("Access-Control-Request-Method", method)
+                .send()
+        };
+        let read = preflight("GET").await.unwrap();
+        assert_eq!(read.status(), 200);
+        assert_eq!(read.headers()["access-control-allow-origin"], "https://opendata.example");
+        let write = preflight("POST").await.unwrap();
+        assert!(write.headers().get("access-control-allow-origin").is_none());
+        assert_eq!(write.status(), 400);
+        let simple = app.client.get(app.url("/api/v1/kpis/1")).header("Origin", "https://opendata.example").send().await.unwrap();
+        assert_eq!(simple.headers()["access-control-allow-origin"], "https://opendata.example");
+        let exposed = simple.headers()["access-control-expose-headers"].to_str().unwrap().to_string();
+        assert!(exposed.contains("etag") && exposed.contains("link"), "{exposed}");
+    }
+}
