@@ -103,33 +103,25 @@ impl Authenticator {
             validation
         };
         let (verifier, signer) = match (&config.jwt_secret, &config.jwt_public_key_file) {
-            (Some(_), Some(_)) => {
-                return Err("set JWT_SECRET or JWT_PUBLIC_KEY_FILE, not both".into())
-            }
+            (Some(_), Some(_)) => return Err("set JWT_SECRET or JWT_PUBLIC_KEY_FILE, not both".into()),
             (Some(secret), None) => {
                 if secret.len() < MIN_SECRET_BYTES {
-                    return Err(format!(
-                        "JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"
-                    ));
+                    return Err(format!("JWT_SECRET must be at least {MIN_SECRET_BYTES} bytes"));
                 }
                 let bytes = secret.as_bytes();
                 (
-                    Some((
-                        DecodingKey::from_secret(bytes),
-                        validation(Algorithm::HS256),
-                    )),
+                    Some((DecodingKey::from_secret(bytes), validation(Algorithm::HS256))),
                     Some(EncodingKey::from_secret(bytes)),
                 )
             }
             (None, Some(path)) => {
-                let pem = std::fs::read(path)
-                    .map_err(|error| format!("JWT_PUBLIC_KEY_FILE {}: {error}", path.display()))?;
+                let pem =
+                    std::fs::read(path).map_err(|error| format!("JWT_PUBLIC_KEY_FILE {}: {error}", path.display()))?;
                 let (key, algorithm) = match config.jwt_public_key_alg.as_str() {
                     "RS256" => (DecodingKey::from_rsa_pem(&pem), Algorithm::RS256),
                     _ => (DecodingKey::from_ed_pem(&pem), Algorithm::EdDSA),
                 };
-                let key = key
-                    .map_err(|error| format!("JWT_PUBLIC_KEY_FILE {}: {error}", path.display()))?;
+                let key = key.map_err(|error| format!("JWT_PUBLIC_KEY_FILE {}: {error}", path.display()))?;
                 (Some((key, validation(algorithm))), None)
             }
             (None, None) => (None, None),
@@ -153,22 +145,16 @@ impl Authenticator {
             return Err(ApiError::WritesDisabled);
         };
         let Some(authorization) = authorization else {
-            return Err(ApiError::Unauthorized {
-                invalid_token: false,
-            });
+            return Err(ApiError::Unauthorized { invalid_token: false });
         };
-        let invalid = || ApiError::Unauthorized {
-            invalid_token: true,
-        };
+        let invalid = || ApiError::Unauthorized { invalid_token: true };
         let token = authorization
             .strip_prefix("Bearer ")
             .or_else(|| authorization.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|token| !token.is_empty())
             .ok_or_else(invalid)?;
-        let claims = decode::<Claims>(token, key, validation)
-            .map_err(|_| invalid())?
-            .claims;
+        let claims = decode::<Claims>(token, key, validation).map_err(|_| invalid())?.claims;
         if claims.jti.trim().is_empty() {
             return Err(invalid());
         }
@@ -200,11 +186,7 @@ impl Authenticator {
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
             sub: subject.to_string(),
-            scope: scopes
-                .iter()
-                .map(|scope| scope.as_str())
-                .collect::<Vec<_>>()
-                .join(" "),
+            scope: scopes.iter().map(|scope| scope.as_str()).collect::<Vec<_>>().join(" "),
             dept: department,
             jti: uuid::Uuid::new_v4().to_string(),
             iss: self.issuer.clone(),
@@ -213,8 +195,7 @@ impl Authenticator {
             nbf: Some(now),
             exp: now + i64::try_from(ttl.as_secs()).map_err(|_| "ttl too long")?,
         };
-        let token = encode(&Header::new(Algorithm::HS256), &claims, signer)
-            .map_err(|error| error.to_string())?;
+        let token = encode(&Header::new(Algorithm::HS256), &claims, signer).map_err(|error| error.to_string())?;
         Ok((token, claims))
     }
 }
@@ -243,12 +224,7 @@ mod tests {
     fn issued_tokens_validate_with_their_scopes() {
         let auth = authenticator(&"k".repeat(32));
         let (token, claims) = auth
-            .issue(
-                "alice",
-                &[Scope::ProjectsWrite],
-                Some(3),
-                Duration::from_secs(60),
-            )
+            .issue("alice", &[Scope::ProjectsWrite], Some(3), Duration::from_secs(60))
             .unwrap();
         let principal = auth.authenticate(Some(&format!("Bearer {token}"))).unwrap();
         assert_eq!(principal.subject, "alice");
@@ -267,9 +243,7 @@ mod tests {
             scopes: vec![Scope::Admin],
             department: None,
         };
-        assert!(Scope::ALL
-            .iter()
-            .all(|scope| principal.require(*scope).is_ok()));
+        assert!(Scope::ALL.iter().all(|scope| principal.require(*scope).is_ok()));
     }
 
     /// A city identity provider's EdDSA tokens validate with its public key; an HS256 token made
@@ -281,9 +255,7 @@ mod tests {
         config.jwt_public_key_file = Some(format!("{fixtures}/idp-ed25519-public.pem").into());
         config.jwt_public_key_alg = "EdDSA".into();
         let auth = Authenticator::from_config(&config).unwrap();
-        assert!(auth
-            .issue("x", &[Scope::Admin], None, Duration::from_secs(60))
-            .is_err());
+        assert!(auth.issue("x", &[Scope::Admin], None, Duration::from_secs(60)).is_err());
 
         let now = chrono::Utc::now().timestamp();
         let claims = Claims {
@@ -304,9 +276,7 @@ mod tests {
             &EncodingKey::from_ed_pem(&private).unwrap(),
         )
         .unwrap();
-        let principal = auth
-            .authenticate(Some(&format!("Bearer {signed}")))
-            .unwrap();
+        let principal = auth.authenticate(Some(&format!("Bearer {signed}"))).unwrap();
         assert_eq!(principal.subject, "idp-user");
 
         let public = std::fs::read(format!("{fixtures}/idp-ed25519-public.pem")).unwrap();
@@ -316,9 +286,7 @@ mod tests {
             &EncodingKey::from_secret(&public),
         )
         .unwrap();
-        assert!(auth
-            .authenticate(Some(&format!("Bearer {confused}")))
-            .is_err());
+        assert!(auth.authenticate(Some(&format!("Bearer {confused}"))).is_err());
     }
 
     #[test]
@@ -337,18 +305,14 @@ mod tests {
             assert!(
                 matches!(
                     auth.authenticate(Some(&header)),
-                    Err(ApiError::Unauthorized {
-                        invalid_token: true
-                    })
+                    Err(ApiError::Unauthorized { invalid_token: true })
                 ),
                 "{header}"
             );
         }
         assert!(matches!(
             auth.authenticate(None),
-            Err(ApiError::Unauthorized {
-                invalid_token: false
-            })
+            Err(ApiError::Unauthorized { invalid_token: false })
         ));
     }
 }

@@ -7,12 +7,7 @@ use std::time::Duration;
 #[derive(clap::Args, Clone)]
 pub struct Config {
     /// Database: a SQLite file path (or `sqlite://path`), or a `postgres://` URL.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "strategy.sqlite3",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "strategy.sqlite3", global = true)]
     pub database_url: String,
 
     /// Address the HTTP server listens on.
@@ -45,21 +40,11 @@ pub struct Config {
     pub jwt_public_key_alg: String,
 
     /// Required `iss` of tokens (and the issuer of tokens this service issues).
-    #[arg(
-        long,
-        env = "JWT_ISSUER",
-        default_value = "strategy-api",
-        global = true
-    )]
+    #[arg(long, env = "JWT_ISSUER", default_value = "strategy-api", global = true)]
     pub jwt_issuer: String,
 
     /// Required `aud` of tokens.
-    #[arg(
-        long,
-        env = "JWT_AUDIENCE",
-        default_value = "strategy-api",
-        global = true
-    )]
+    #[arg(long, env = "JWT_AUDIENCE", default_value = "strategy-api", global = true)]
     pub jwt_audience: String,
 
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.

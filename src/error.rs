@@ -13,10 +13,7 @@ pub enum ApiError {
     #[error("{resource} {id} does not exist")]
     NotFound { resource: &'static str, id: String },
     #[error("{detail}")]
-    BadRequest {
-        detail: String,
-        errors: Vec<FieldError>,
-    },
+    BadRequest { detail: String, errors: Vec<FieldError> },
     #[error("no route for {path}")]
     NoRoute { path: String },
     #[error("{method} is not allowed here; allowed: {allowed}")]
@@ -120,11 +117,7 @@ impl ApiError {
 }
 
 /// A problem response for any status: also used for errors raised outside our handlers.
-pub fn problem_response(
-    status: StatusCode,
-    detail: String,
-    errors: Vec<FieldError>,
-) -> HttpResponse {
+pub fn problem_response(status: StatusCode, detail: String, errors: Vec<FieldError>) -> HttpResponse {
     let problem = Problem {
         kind: "about:blank".into(),
         title: status.canonical_reason().unwrap_or("Error").into(),
@@ -132,9 +125,7 @@ pub fn problem_response(
         detail,
         errors,
     };
-    HttpResponse::build(status)
-        .content_type(PROBLEM_JSON)
-        .json(problem)
+    HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem)
 }
 
 impl ResponseError for ApiError {
@@ -192,10 +183,9 @@ impl ResponseError for ApiError {
                 } else {
                     r#"Bearer realm="strategy-api""#
                 };
-                response.headers_mut().insert(
-                    header::WWW_AUTHENTICATE,
-                    header::HeaderValue::from_static(challenge),
-                );
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, header::HeaderValue::from_static(challenge));
             }
             _ => {}
         }

@@ -65,9 +65,7 @@ enum TokenCommand {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    env_logger::Builder::new()
-        .parse_filters(&cli.config.log)
-        .init();
+    env_logger::Builder::new().parse_filters(&cli.config.log).init();
     match run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
@@ -132,21 +130,11 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
     let database = open(config);
     database.run_blocking(db::migrate)?;
     match command {
-        TokenCommand::Issue {
-            sub,
-            scopes,
-            dept,
-            ttl,
-        } => {
+        TokenCommand::Issue { sub, scopes, dept, ttl } => {
             let authenticator = Authenticator::from_config(config)?;
-            let scopes: Vec<Scope> = scopes
-                .iter()
-                .filter_map(|scope| Scope::parse(scope))
-                .collect();
+            let scopes: Vec<Scope> = scopes.iter().filter_map(|scope| Scope::parse(scope)).collect();
             let (token, claims) = authenticator.issue(&sub, &scopes, dept, ttl)?;
-            let at = |seconds: i64| {
-                chrono::DateTime::from_timestamp(seconds, 0).map(|time| time.naive_utc())
-            };
+            let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).map(|time| time.naive_utc());
             database.run_blocking(|conn| {
                 write::record_issued_token(
                     conn,
@@ -171,8 +159,7 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
             println!("{token}");
         }
         TokenCommand::Revoke { jti } => {
-            let revoked =
-                database.run_blocking(|conn| write::revoke_token(conn, &jti, db::now()))?;
+            let revoked = database.run_blocking(|conn| write::revoke_token(conn, &jti, db::now()))?;
             println!(
                 "{}",
                 if revoked {
@@ -183,9 +170,7 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
             );
         }
         TokenCommand::List => {
-            let shown = |time: Option<chrono::NaiveDateTime>| {
-                time.map_or("-".to_string(), |time| format!("{time}Z"))
-            };
+            let shown = |time: Option<chrono::NaiveDateTime>| time.map_or("-".to_string(), |time| format!("{time}Z"));
             println!(
                 "{:<36}  {:<24}  {:<30}  {:<5}  {:<27}  {:<27}  revoked",
                 "jti", "subject", "scopes", "dept", "issued", "expires"
@@ -196,9 +181,7 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
                     token.jti,
                     token.subject,
                     token.scopes,
-                    token
-                        .department_id
-                        .map_or("-".to_string(), |dept| dept.to_string()),
+                    token.department_id.map_or("-".to_string(), |dept| dept.to_string()),
                     shown(token.issued_at),
                     shown(token.expires_at),
                     shown(token.revoked_at)
@@ -210,9 +193,5 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
 }
 
 fn open(config: &Config) -> Database {
-    Database::new(
-        &config.database_url,
-        config.pool_size,
-        config.pool_timeout(),
-    )
+    Database::new(&config.database_url, config.pool_size, config.pool_timeout())
 }

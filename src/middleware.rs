@@ -27,9 +27,7 @@ fn http_date(time: NaiveDateTime) -> String {
 }
 
 fn parse_http_date(text: &str) -> Option<NaiveDateTime> {
-    DateTime::parse_from_rfc2822(text)
-        .ok()
-        .map(|time| time.naive_utc())
+    DateTime::parse_from_rfc2822(text).ok().map(|time| time.naive_utc())
 }
 
 /// Every successful API read gets a strong `ETag` of its bytes and the data set's
@@ -40,8 +38,7 @@ pub async fn conditional_get(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let is_read = matches!(*request.method(), Method::GET | Method::HEAD)
-        && request.path().starts_with(API_BASE);
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD) && request.path().starts_with(API_BASE);
     let header_text = |name| {
         request
             .headers()
@@ -57,10 +54,7 @@ pub async fn conditional_get(
         .app_data::<web::Data<CachePolicy>>()
         .map(|policy| *policy.get_ref());
     let response = next.call(request).await?;
-    let streamed = matches!(
-        response.response().body().size(),
-        actix_web::body::BodySize::Stream
-    );
+    let streamed = matches!(response.response().body().size(), actix_web::body::BodySize::Stream);
     if !is_read || response.status() != StatusCode::OK || streamed {
         return Ok(response.map_into_boxed_body());
     }
@@ -69,11 +63,7 @@ pub async fn conditional_get(
     let bytes = body::to_bytes(body)
         .await
         .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?;
-    let etag = match head
-        .headers()
-        .get(header::ETAG)
-        .and_then(|value| value.to_str().ok())
-    {
+    let etag = match head.headers().get(header::ETAG).and_then(|value| value.to_str().ok()) {
         Some(etag) => etag.to_string(),
         None => etag_of(&bytes),
     };
@@ -83,8 +73,9 @@ pub async fn conditional_get(
     };
     let not_modified = match (&if_none_match, &if_modified_since, changed_at) {
         (Some(condition), _, _) => matches(condition, &etag),
-        (None, Some(since), Some(changed_at)) => parse_http_date(since)
-            .is_some_and(|since| changed_at.and_utc().timestamp() <= since.and_utc().timestamp()),
+        (None, Some(since), Some(changed_at)) => {
+            parse_http_date(since).is_some_and(|since| changed_at.and_utc().timestamp() <= since.and_utc().timestamp())
+        }
         _ => false,
     };
     let headers = head.headers_mut();

@@ -78,9 +78,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The document as committed in `openapi/openapi.json`.
 pub fn document_json() -> String {
-    let mut json = document()
-        .to_pretty_json()
-        .expect("the OpenAPI document serializes");
+    let mut json = document().to_pretty_json().expect("the OpenAPI document serializes");
     json.push('\n');
     json
 }

@@ -4,9 +4,7 @@ use std::net::TcpListener;
 
 use actix_web::dev::{ResourceDef, Server, ServiceResponse};
 use actix_web::http::{header, Method};
-use actix_web::middleware::{
-    from_fn, Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
-};
+use actix_web::middleware::{from_fn, Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
@@ -55,8 +53,7 @@ impl Application {
                 .app_data(authenticator.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request("path", format!("ids and years are integers: {error}"))
-                        .into()
+                    ApiError::bad_request("path", format!("ids and years are integers: {error}")).into()
                 }))
                 .into_utoipa_app()
                 .configure(api::configure)
@@ -113,21 +110,12 @@ impl RouteTable {
         self.0
             .iter()
             .find(|(def, _)| def.is_match(path))
-            .map(|(_, methods)| {
-                methods
-                    .iter()
-                    .map(Method::as_str)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
+            .map(|(_, methods)| methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", "))
     }
 }
 
 /// Nothing matched: a known path with another method is a 405, anything else a 404.
-async fn no_route(
-    request: HttpRequest,
-    routes: web::Data<RouteTable>,
-) -> Result<actix_web::HttpResponse, ApiError> {
+async fn no_route(request: HttpRequest, routes: web::Data<RouteTable>) -> Result<actix_web::HttpResponse, ApiError> {
     Err(match routes.allowed(request.path()) {
         Some(allowed) => ApiError::MethodNotAllowed {
             method: request.method().to_string(),
@@ -140,17 +128,13 @@ async fn no_route(
 }
 
 /// Errors that actix raises itself (a body too large, a bad header) become problem documents too.
-fn problem_for_framework_error<B>(
-    response: ServiceResponse<B>,
-) -> actix_web::Result<ErrorHandlerResponse<B>> {
+fn problem_for_framework_error<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
     let is_problem = response
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
     if is_problem {
-        return Ok(ErrorHandlerResponse::Response(
-            response.map_into_left_body(),
-        ));
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();
     let detail = match response.response().error() {

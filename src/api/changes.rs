@@ -77,23 +77,13 @@ pub struct ChangesParams {
     responses((status = 200, description = "Changes after the cursor", body = Changes), ListErrors)
 )]
 #[get("/changes")]
-pub async fn changes(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<web::Json<Changes>, ApiError> {
+pub async fn changes(db: web::Data<Database>, request: HttpRequest) -> Result<web::Json<Changes>, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let since = params.bounded("since", 0, i64::MAX)?.unwrap_or(0);
-    let limit = params
-        .bounded("limit", 1, MAX_CHANGES)?
-        .unwrap_or(MAX_CHANGES);
+    let limit = params.bounded("limit", 1, MAX_CHANGES)?.unwrap_or(MAX_CHANGES);
     params.finish()?;
     let (rows, latest) = db
-        .run(move |conn| {
-            Ok((
-                write::changes_since(conn, since, limit)?,
-                write::latest_change(conn)?,
-            ))
-        })
+        .run(move |conn| Ok((write::changes_since(conn, since, limit)?, write::latest_change(conn)?)))
         .await?;
     let next_cursor = rows.last().map_or(since, |row| row.id);
     Ok(web::Json(Changes {
@@ -179,11 +169,7 @@ pub struct AuditParams {
     )
 )]
 #[get("/audit")]
-pub async fn audit(
-    db: web::Data<Database>,
-    caller: Writer,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn audit(db: web::Data<Database>, caller: Writer, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = AuditFilter {
@@ -193,12 +179,10 @@ pub async fn audit(
         from: params.timestamp("from")?,
         until: params.timestamp("until")?,
     };
-    let page = params.page()?;
+    let page = params.page(write::AUDIT_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| write::list_audit(conn, &filter, page))
-        .await?;
-    let mut response = collection::<_, AuditRecord>(&request, page, listing);
+    let listing = db.run(move |conn| write::list_audit(conn, &filter, page)).await?;
+    let mut response = collection::<_, AuditRecord>(&request, listing);
     response.headers_mut().insert(
         actix_web::http::header::CACHE_CONTROL,
         actix_web::http::header::HeaderValue::from_static("no-store"),

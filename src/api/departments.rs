@@ -8,9 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
 use crate::auth::Scope;
-use crate::db::departments::{
-    self as store, DepartmentForm, DepartmentRow, DivisionFilter, DivisionForm, DivisionRow,
-};
+use crate::db::departments::{self as store, DepartmentForm, DepartmentRow, DivisionFilter, DivisionForm, DivisionRow};
 use crate::db::{Database, DbConnection};
 use crate::error::{ApiError, ListErrors};
 
@@ -134,18 +132,13 @@ pub struct DivisionParams {
     responses((status = 200, description = "A page of departments", body = Collection<Department>), ListErrors)
 )]
 #[get("/departments")]
-pub async fn list_departments(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_departments(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = params.common()?;
-    let page = params.page()?;
+    let page = params.page(store::DEPARTMENT_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| store::list_departments(conn, &filter, page))
-        .await?;
-    Ok(collection::<_, Department>(&request, page, listing))
+    let listing = db.run(move |conn| store::list_departments(conn, &filter, page)).await?;
+    Ok(collection::<_, Department>(&request, listing))
 }
 
 /// List divisions.
@@ -155,21 +148,16 @@ pub async fn list_departments(
     responses((status = 200, description = "A page of divisions", body = Collection<Division>), ListErrors)
 )]
 #[get("/divisions")]
-pub async fn list_divisions(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_divisions(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = DivisionFilter {
         common: params.common()?,
         department: params.id("department")?,
     };
-    let page = params.page()?;
+    let page = params.page(store::DIVISION_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| store::list_divisions(conn, &filter, page))
-        .await?;
-    Ok(collection::<_, Division>(&request, page, listing))
+    let listing = db.run(move |conn| store::list_divisions(conn, &filter, page)).await?;
+    Ok(collection::<_, Division>(&request, listing))
 }
 
 /// Departments are written by admins.
@@ -194,11 +182,7 @@ impl Record for DepartmentRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &DepartmentForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &DepartmentForm, id: Option<i64>) -> Result<(), ApiError> {
         store::validate_department(conn, input, id)
     }
 
@@ -250,11 +234,7 @@ impl Record for DivisionRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &DivisionForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &DivisionForm, id: Option<i64>) -> Result<(), ApiError> {
         store::validate_division(conn, input, id)
     }
 

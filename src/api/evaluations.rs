@@ -141,8 +141,7 @@ impl From<&Kpi> for ItemRow {
 impl Evaluation {
     fn new(row: EvaluationRow, items: Vec<ItemRow>) -> Self {
         let items: Vec<EvaluationItem> = items.into_iter().map(Into::into).collect();
-        let (counts, mean_achievement) =
-            tally(items.iter().map(|item| (item.status, item.achievement)));
+        let (counts, mean_achievement) = tally(items.iter().map(|item| (item.status, item.achievement)));
         Evaluation {
             summary: row.into(),
             counts,
@@ -182,9 +181,7 @@ pub async fn create(
                 let plan = crate::db::plans::get(conn, plan_id)?.0;
                 let mut checks = Checks::default();
                 checks.text("title", &parsed.input.title, MAX_NAME);
-                if !(plan.period_start_year - 10..=plan.period_end_year)
-                    .contains(&parsed.input.fiscal_year)
-                {
+                if !(plan.period_start_year - 10..=plan.period_end_year).contains(&parsed.input.fiscal_year) {
                     checks.fail(
                         "fiscal_year",
                         format!("must be a year of the plan, up to {}", plan.period_end_year),
@@ -202,30 +199,11 @@ pub async fn create(
                     as_of: None,
                     up_to_year: Some(form.fiscal_year),
                 };
-                let items: Vec<ItemRow> = rollup(conn, &filter, view)?
-                    .items
-                    .iter()
-                    .map(ItemRow::from)
-                    .collect();
-                let id = store::create(
-                    conn,
-                    plan_id,
-                    form.fiscal_year,
-                    &form.title,
-                    writer.subject(),
-                    &items,
-                )?;
+                let items: Vec<ItemRow> = rollup(conn, &filter, view)?.items.iter().map(ItemRow::from).collect();
+                let id = store::create(conn, plan_id, form.fiscal_year, &form.title, writer.subject(), &items)?;
                 let (row, items) = store::get(conn, plan_id, id)?;
                 let after = records::to_json(&Evaluation::new(row, items))?;
-                records::audit_write(
-                    conn,
-                    &writer,
-                    "evaluation",
-                    id,
-                    Operation::Create,
-                    None,
-                    Some(&after),
-                )?;
+                records::audit_write(conn, &writer, "evaluation", id, Operation::Create, None, Some(&after))?;
                 Ok((id, after))
             })
         })
@@ -251,7 +229,7 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let plan_id = plan.into_inner();
     let mut params = QueryParams::parse(request.query_string())?;
-    let page = params.page()?;
+    let page = params.page(store::EVALUATION_SORT)?;
     params.finish()?;
     let listing = db
         .run(move |conn| {
@@ -259,7 +237,7 @@ pub async fn list(
             store::list(conn, plan_id, page)
         })
         .await?;
-    Ok(collection::<_, EvaluationSummary>(&request, page, listing))
+    Ok(collection::<_, EvaluationSummary>(&request, listing))
 }
 
 /// Output format of an evaluation.
@@ -367,9 +345,7 @@ fn csv_of(items: &[EvaluationItem]) -> Result<Vec<u8>, ApiError> {
                 item.direction.clone(),
                 text(&item.baseline_value),
                 text(&item.target_value),
-                item.result_year
-                    .map(|year| year.to_string())
-                    .unwrap_or_default(),
+                item.result_year.map(|year| year.to_string()).unwrap_or_default(),
                 text(&item.result_value),
                 number(item.achievement),
                 number(item.expected),

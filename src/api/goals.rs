@@ -10,8 +10,8 @@ use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::goals::{
-    self as store, GoalForm, GoalRow, InitiativeFilter, InitiativeForm, InitiativeRow,
-    MeasureFilter, MeasureForm, MeasureRow,
+    self as store, GoalForm, GoalRow, InitiativeFilter, InitiativeForm, InitiativeRow, MeasureFilter, MeasureForm,
+    MeasureRow,
 };
 use crate::db::{kpis as kpi_store, projects as project_store, Database, DbConnection};
 use crate::error::{ApiError, ListErrors};
@@ -226,18 +226,13 @@ pub struct InitiativeParams {
     responses((status = 200, description = "A page of goals", body = Collection<Goal>), ListErrors)
 )]
 #[get("/goals")]
-pub async fn list_goals(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_goals(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = params.common()?;
-    let page = params.page()?;
+    let page = params.page(store::GOAL_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| store::list_goals(conn, &filter, page))
-        .await?;
-    Ok(collection::<_, Goal>(&request, page, listing))
+    let listing = db.run(move |conn| store::list_goals(conn, &filter, page)).await?;
+    Ok(collection::<_, Goal>(&request, listing))
 }
 
 /// List measures.
@@ -247,21 +242,16 @@ pub async fn list_goals(
     responses((status = 200, description = "A page of measures", body = Collection<Measure>), ListErrors)
 )]
 #[get("/measures")]
-pub async fn list_measures(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_measures(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = MeasureFilter {
         common: params.common()?,
         goal: params.id("goal")?,
     };
-    let page = params.page()?;
+    let page = params.page(store::MEASURE_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| store::list_measures(conn, &filter, page))
-        .await?;
-    Ok(collection::<_, Measure>(&request, page, listing))
+    let listing = db.run(move |conn| store::list_measures(conn, &filter, page)).await?;
+    Ok(collection::<_, Measure>(&request, listing))
 }
 
 /// List initiatives.
@@ -271,22 +261,17 @@ pub async fn list_measures(
     responses((status = 200, description = "A page of initiatives", body = Collection<Initiative>), ListErrors)
 )]
 #[get("/initiatives")]
-pub async fn list_initiatives(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_initiatives(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = InitiativeFilter {
         common: params.common()?,
         goal: params.id("goal")?,
         measure: params.id("measure")?,
     };
-    let page = params.page()?;
+    let page = params.page(store::INITIATIVE_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| store::list_initiatives(conn, &filter, page))
-        .await?;
-    Ok(collection::<_, Initiative>(&request, page, listing))
+    let listing = db.run(move |conn| store::list_initiatives(conn, &filter, page)).await?;
+    Ok(collection::<_, Initiative>(&request, listing))
 }
 
 /// Goals are written by admins.
@@ -320,11 +305,7 @@ impl Record for GoalRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &GoalForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &GoalForm, id: Option<i64>) -> Result<(), ApiError> {
         store::validate_goal(conn, input, id)
     }
 
@@ -378,11 +359,7 @@ impl Record for MeasureRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &MeasureForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &MeasureForm, id: Option<i64>) -> Result<(), ApiError> {
         store::validate_measure(conn, input, id)
     }
 
@@ -443,11 +420,7 @@ impl Record for InitiativeRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &InitiativeForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &InitiativeForm, id: Option<i64>) -> Result<(), ApiError> {
         store::validate_initiative(conn, input, id)
     }
 

@@ -10,7 +10,7 @@ use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::kpis::{self as store, KpiFilter, KpiForm, KpiRow, MeasurementForm};
 use crate::db::results::{self, KpiFacts, ResultRow};
-use crate::db::{Database, DbConnection, Listing};
+use crate::db::{Database, DbConnection};
 use crate::domain::era;
 use crate::domain::kpi::{decimal_value, Direction, YearType};
 use crate::domain::progress::{self, GradeStep, Status};
@@ -112,22 +112,7 @@ pub struct Progress {
 
 impl Progress {
     pub fn of(kpi: &KpiRow, latest: Option<&ResultRow>, scheme: &[GradeStep]) -> Self {
-        let number = |text: Option<&str>| text.and_then(|text| text.parse::<f64>().ok());
-        let facts = progress::Plan {
-            direction: kpi.direction.parse().unwrap_or(Direction::Increase),
-            baseline: number(kpi.baseline_value.as_deref()),
-            target: number(kpi.target_value.as_deref()),
-            baseline_year: kpi.baseline_year,
-            target_year: kpi.target_year,
-        };
-        let latest_input = latest.map(|result| match number(result.value.as_deref()) {
-            Some(value) if result.status != results::NOT_MEASURABLE => progress::Latest::Value {
-                year: result.year,
-                value,
-            },
-            _ => progress::Latest::NotMeasurable { year: result.year },
-        });
-        let computed = progress::compute(&facts, latest_input);
+        let computed = results::progress_of(kpi, latest);
         Progress {
             latest_year: latest.map(|result| result.year),
             latest_value: latest
@@ -155,11 +140,7 @@ impl From<KpiFacts> for Kpi {
             unit: row.unit,
             cumulative: row.cumulative,
             direction: row.direction.parse().unwrap_or(Direction::Increase),
-            baseline: Measurement::new(
-                row.baseline_value,
-                row.baseline_year,
-                &row.baseline_year_type,
-            ),
+            baseline: Measurement::new(row.baseline_value, row.baseline_year, &row.baseline_year_type),
             target: Measurement::new(row.target_value, row.target_year, &row.target_year_type),
             progress,
             version: row.version,
@@ -184,6 +165,18 @@ pub struct KpiParams {
     /// Only KPIs of initiatives in which this department (its id) has a project.
     #[param(example = 1, minimum = 1)]
     pub department: Option<i64>,
+    /// Only KPIs with this unit, as published: 件, 人, %, 社, 団体, 地区, m, m²/人.
+    #[param(example = "%")]
+    pub unit: Option<String>,
+    /// Only running totals (`true`) or only yearly figures (`false`).
+    #[param(example = true)]
+    pub cumulative: Option<bool>,
+    /// Only KPIs that should move this way.
+    #[param(inline)]
+    pub direction: Option<Direction>,
+    /// Only KPIs whose progress has this status.
+    #[param(inline)]
+    pub status: Option<Status>,
     /// Words in the name: matched after NFKC normalisation, case folding and katakana/hiragana folding,
     /// so ｱﾕｺ, アユコ and あゆこ find the same KPIs.
     #[param(example = "件数")]
@@ -205,20 +198,18 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
         measure: params.id("measure")?,
         initiative: params.id("initiative")?,
         department: params.id("department")?,
+        unit: params.text("unit")?,
+        cumulative: params.boolean("cumulative")?,
+        direction: params.choice("direction")?,
+        status: params.choice("status")?,
         q: params.text("q")?,
     };
-    let page = params.page()?;
+    let page = params.page(store::KPI_SORT)?;
     params.finish()?;
     let listing = db
-        .run(move |conn| {
-            let listing = store::list(conn, &filter, page)?;
-            Ok(Listing {
-                items: results::facts(conn, listing.items)?,
-                total: listing.total,
-            })
-        })
+        .run(move |conn| store::list(conn, &filter, page)?.try_map(|rows| results::facts(conn, rows)))
         .await?;
-    Ok(collection::<_, Kpi>(&request, page, listing))
+    Ok(collection::<_, Kpi>(&request, listing))
 }
 
 impl Measurement {
@@ -269,7 +260,8 @@ impl Record for KpiRecord {
     }
 
     fn update(conn: &mut DbConnection, id: i64, input: &KpiForm) -> Result<(), ApiError> {
-        store::update(conn, id, input)
+        store::update(conn, id, input)?;
+        results::refresh_status(conn, id)
     }
 
     fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {

@@ -20,7 +20,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::db::{Listing, Page};
+use crate::db::Listing;
 pub use query::{CommonParams, PageParams, QueryParams};
 
 /// Base path of the versioned API.
@@ -28,67 +28,64 @@ pub const API_BASE: &str = "/api/v1";
 
 /// Registers every handler; utoipa-actix-web collects their OpenAPI paths as it goes.
 pub fn configure(config: &mut ServiceConfig) {
-    config
-        .service(health::healthz)
-        .service(health::readyz)
-        .service(
-            utoipa_actix_web::scope(API_BASE)
-                .service(plans::list)
-                .service(plans::create)
-                .service(plans::get)
-                .service(plans::update)
-                .service(plans::delete)
-                .service(evaluations::create)
-                .service(evaluations::list)
-                .service(evaluations::get)
-                .service(goals::list_goals)
-                .service(goals::create_goal)
-                .service(goals::get_goal)
-                .service(goals::update_goal)
-                .service(goals::delete_goal)
-                .service(goals::list_measures)
-                .service(goals::create_measure)
-                .service(goals::get_measure)
-                .service(goals::update_measure)
-                .service(goals::delete_measure)
-                .service(goals::list_initiatives)
-                .service(goals::create_initiative)
-                .service(goals::get_initiative)
-                .service(goals::update_initiative)
-                .service(goals::delete_initiative)
-                .service(kpis::list)
-                .service(kpis::create)
-                .service(kpis::get)
-                .service(kpis::update)
-                .service(kpis::delete)
-                .service(results::list)
-                .service(results::get)
-                .service(results::put)
-                .service(results::remove)
-                .service(results::chart_svg)
-                .service(projects::list)
-                .service(projects::create)
-                .service(projects::get)
-                .service(projects::update)
-                .service(projects::delete)
-                .service(departments::list_departments)
-                .service(departments::create_department)
-                .service(departments::get_department)
-                .service(departments::update_department)
-                .service(departments::delete_department)
-                .service(departments::list_divisions)
-                .service(departments::create_division)
-                .service(departments::get_division)
-                .service(departments::update_division)
-                .service(departments::delete_division)
-                .service(progress::plan)
-                .service(progress::goal)
-                .service(progress::measure)
-                .service(progress::initiative)
-                .service(progress::department)
-                .service(changes::changes)
-                .service(changes::audit),
-        );
+    config.service(health::healthz).service(health::readyz).service(
+        utoipa_actix_web::scope(API_BASE)
+            .service(plans::list)
+            .service(plans::create)
+            .service(plans::get)
+            .service(plans::update)
+            .service(plans::delete)
+            .service(evaluations::create)
+            .service(evaluations::list)
+            .service(evaluations::get)
+            .service(goals::list_goals)
+            .service(goals::create_goal)
+            .service(goals::get_goal)
+            .service(goals::update_goal)
+            .service(goals::delete_goal)
+            .service(goals::list_measures)
+            .service(goals::create_measure)
+            .service(goals::get_measure)
+            .service(goals::update_measure)
+            .service(goals::delete_measure)
+            .service(goals::list_initiatives)
+            .service(goals::create_initiative)
+            .service(goals::get_initiative)
+            .service(goals::update_initiative)
+            .service(goals::delete_initiative)
+            .service(kpis::list)
+            .service(kpis::create)
+            .service(kpis::get)
+            .service(kpis::update)
+            .service(kpis::delete)
+            .service(results::list)
+            .service(results::get)
+            .service(results::put)
+            .service(results::remove)
+            .service(results::chart_svg)
+            .service(projects::list)
+            .service(projects::create)
+            .service(projects::get)
+            .service(projects::update)
+            .service(projects::delete)
+            .service(departments::list_departments)
+            .service(departments::create_department)
+            .service(departments::get_department)
+            .service(departments::update_department)
+            .service(departments::delete_department)
+            .service(departments::list_divisions)
+            .service(departments::create_division)
+            .service(departments::get_division)
+            .service(departments::update_division)
+            .service(departments::delete_division)
+            .service(progress::plan)
+            .service(progress::goal)
+            .service(progress::measure)
+            .service(progress::initiative)
+            .service(progress::department)
+            .service(changes::changes)
+            .service(changes::audit),
+    );
 }
 
 /// One page of a collection.
@@ -108,26 +105,23 @@ pub struct Collection<T: ToSchema> {
 }
 
 /// Answers a page of a collection, with an RFC 8288 `Link` header to the next and previous pages.
-pub fn collection<R, T>(request: &HttpRequest, page: Page, listing: Listing<R>) -> HttpResponse
+pub fn collection<R, T>(request: &HttpRequest, listing: Listing<R>) -> HttpResponse
 where
     T: From<R> + ToSchema + Serialize,
 {
+    let (total, limit, offset) = (listing.total, listing.limit, listing.offset);
     let body = Collection {
         items: listing.items.into_iter().map(T::from).collect::<Vec<T>>(),
-        total: listing.total,
-        limit: page.limit,
-        offset: page.offset,
+        total,
+        limit,
+        offset,
     };
     let mut links = Vec::new();
-    if page.offset + page.limit < listing.total {
-        links.push(page_link(request, page.offset + page.limit, "next"));
+    if offset + limit < total {
+        links.push(page_link(request, offset + limit, "next"));
     }
-    if page.offset > 0 {
-        links.push(page_link(
-            request,
-            (page.offset - page.limit).max(0),
-            "prev",
-        ));
+    if offset > 0 {
+        links.push(page_link(request, (offset - limit).max(0), "prev"));
     }
     let mut response = HttpResponse::Ok();
     if !links.is_empty() {

@@ -25,9 +25,7 @@ pub struct Plan {
     #[schema(example = "第2期厚木市まち・ひと・しごと創生総合戦略")]
     pub name: String,
     /// Title of the source document this data comes from.
-    #[schema(
-        example = "第2期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧"
-    )]
+    #[schema(example = "第2期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧")]
     pub document_title: String,
     /// Local government code (6 digits with check digit).
     #[schema(example = "142123")]
@@ -130,10 +128,10 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
     let filter = PlanFilter {
         code: params.text("code")?,
     };
-    let page = params.page()?;
+    let page = params.page(plans::PLAN_SORT)?;
     params.finish()?;
     let listing = db.run(move |conn| plans::list(conn, &filter, page)).await?;
-    Ok(collection::<_, Plan>(&request, page, listing))
+    Ok(collection::<_, Plan>(&request, listing))
 }
 
 /// Plans are written by admins.
@@ -169,11 +167,7 @@ impl Record for PlanRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &PlanForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &PlanForm, id: Option<i64>) -> Result<(), ApiError> {
         plans::validate(conn, input, id)
     }
 

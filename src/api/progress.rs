@@ -58,21 +58,13 @@ pub fn tally(progress: impl Iterator<Item = (Status, Option<f64>)>) -> (StatusCo
 }
 
 /// The roll-up of the KPIs a filter matches, from the results of a view.
-pub fn rollup(
-    conn: &mut DbConnection,
-    filter: &KpiFilter,
-    view: ResultView,
-) -> Result<Rollup, ApiError> {
+pub fn rollup(conn: &mut DbConnection, filter: &KpiFilter, view: ResultView) -> Result<Rollup, ApiError> {
     let rows = kpi_store::all(conn, filter)?;
     let items: Vec<Kpi> = results::facts_under(conn, rows, view)?
         .into_iter()
         .map(Kpi::from)
         .collect();
-    let (counts, mean) = tally(
-        items
-            .iter()
-            .map(|kpi| (kpi.progress.status, kpi.progress.achievement)),
-    );
+    let (counts, mean) = tally(items.iter().map(|kpi| (kpi.progress.status, kpi.progress.achievement)));
     Ok(Rollup {
         kpis: items.len(),
         counts,
@@ -105,10 +97,7 @@ fn view_of(params: &mut QueryParams) -> Result<ResultView, ApiError> {
     responses((status = 200, description = "The roll-up", body = Rollup), ListErrors)
 )]
 #[get("/progress")]
-pub async fn plan(
-    db: web::Data<Database>,
-    request: HttpRequest,
-) -> Result<web::Json<Rollup>, ApiError> {
+pub async fn plan(db: web::Data<Database>, request: HttpRequest) -> Result<web::Json<Rollup>, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let plan = params.id("plan")?;
     let view = view_of(&mut params)?;
@@ -117,9 +106,7 @@ pub async fn plan(
         common: crate::db::goals::CommonFilter { plan, code: None },
         ..Default::default()
     };
-    Ok(web::Json(
-        db.run(move |conn| rollup(conn, &filter, view)).await?,
-    ))
+    Ok(web::Json(db.run(move |conn| rollup(conn, &filter, view)).await?))
 }
 
 /// Declares the roll-up of one kind of record: 404 for an unknown id, otherwise its KPIs.
@@ -127,10 +114,10 @@ macro_rules! scoped_rollup {
     ($name:ident, $path:tt, $table:ident, $resource:literal, $field:ident, $doc:tt) => {
         #[doc = $doc]
         #[utoipa::path(
-            tag = "progress",
-            params(("id" = i64, Path, description = "Record id", example = 1), AsOf),
-            responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
-        )]
+                            tag = "progress",
+                            params(("id" = i64, Path, description = "Record id", example = 1), AsOf),
+                            responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
+                        )]
         #[get($path)]
         pub async fn $name(
             db: web::Data<Database>,

@@ -10,8 +10,7 @@ use super::records::{record_endpoints, Record};
 use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
 use crate::auth::{Principal, Scope};
 use crate::db::projects::{
-    self as store, AppearanceForm, AppearanceRow, ProjectFilter, ProjectForm, ProjectWithLinks,
-    ResponsibleDivisionRow,
+    self as store, AppearanceForm, AppearanceRow, ProjectFilter, ProjectForm, ProjectWithLinks, ResponsibleDivisionRow,
 };
 use crate::db::{Database, DbConnection};
 use crate::error::{ApiError, ListErrors};
@@ -154,10 +153,10 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
         account: params.text("account")?,
         q: params.text("q")?,
     };
-    let page = params.page()?;
+    let page = params.page(store::PROJECT_SORT)?;
     params.finish()?;
     let listing = db.run(move |conn| store::list(conn, &filter, page)).await?;
-    Ok(collection::<_, Project>(&request, page, listing))
+    Ok(collection::<_, Project>(&request, listing))
 }
 
 /// Projects are written with the `projects:write` scope; a `dept` claim narrows it to projects
@@ -193,11 +192,7 @@ impl Record for ProjectRecord {
         }
     }
 
-    fn validate(
-        conn: &mut DbConnection,
-        input: &ProjectForm,
-        id: Option<i64>,
-    ) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &ProjectForm, id: Option<i64>) -> Result<(), ApiError> {
         store::validate(conn, input, id)
     }
 

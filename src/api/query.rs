@@ -6,7 +6,7 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::db::goals::CommonFilter;
-use crate::db::Page;
+use crate::db::{Page, SortKey};
 use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -36,6 +36,10 @@ pub struct PageParams {
     /// Records to skip, default 0.
     #[param(minimum = 0, default = 0)]
     pub offset: Option<i64>,
+    /// Order: comma-separated fields, `-` before one for descending (`name,-id`); unknown fields are
+    /// a 400 that names the sortable ones. Default: by id, the document's order.
+    #[param(example = "-id")]
+    pub sort: Option<String>,
 }
 
 /// The parameters of one request, taken one by one by name; whatever is left over is an error.
@@ -73,26 +77,33 @@ impl QueryParams {
     pub fn text(&mut self, name: &str) -> Result<Option<String>, ApiError> {
         match self.values.remove(name) {
             None => Ok(None),
-            Some(text) if text.trim().is_empty() => {
-                Err(ApiError::bad_request(name, "must not be empty"))
-            }
+            Some(text) if text.trim().is_empty() => Err(ApiError::bad_request(name, "must not be empty")),
             Some(text) if text.chars().count() > MAX_TEXT_LENGTH => Err(ApiError::bad_request(
                 name,
                 format!("must be at most {MAX_TEXT_LENGTH} characters"),
             )),
-            Some(text) if text.chars().any(char::is_control) => Err(ApiError::bad_request(
-                name,
-                "must not contain control characters",
-            )),
+            Some(text) if text.chars().any(char::is_control) => {
+                Err(ApiError::bad_request(name, "must not contain control characters"))
+            }
             Some(text) => Ok(Some(text)),
         }
     }
 
+    /// `true` or `false`.
+    pub fn boolean(&mut self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.values.remove(name).as_deref() {
+            None => Ok(None),
+            Some("true") => Ok(Some(true)),
+            Some("false") => Ok(Some(false)),
+            Some(other) => Err(ApiError::bad_request(
+                name,
+                format!("must be `true` or `false`, not `{}`", shorten(other)),
+            )),
+        }
+    }
+
     /// A value from a fixed set.
-    pub fn choice<T: std::str::FromStr<Err = String>>(
-        &mut self,
-        name: &str,
-    ) -> Result<Option<T>, ApiError> {
+    pub fn choice<T: std::str::FromStr<Err = String>>(&mut self, name: &str) -> Result<Option<T>, ApiError> {
         match self.values.remove(name) {
             None => Ok(None),
             Some(text) => text
@@ -109,12 +120,33 @@ impl QueryParams {
         })
     }
 
-    pub fn page(&mut self) -> Result<Page, ApiError> {
-        let limit = self
-            .bounded("limit", 1, MAX_LIMIT)?
-            .unwrap_or(DEFAULT_LIMIT);
+    /// `limit`, `offset` and `sort` (`name,-id`: fields of `sortable`, `-` for descending).
+    pub fn page(&mut self, sortable: &[&str]) -> Result<Page, ApiError> {
+        let limit = self.bounded("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
         let offset = self.bounded("offset", 0, i64::from(i32::MAX))?.unwrap_or(0);
-        Ok(Page { limit, offset })
+        let mut sort: Vec<SortKey> = Vec::new();
+        if let Some(text) = self.values.remove("sort") {
+            for part in text.split(',') {
+                let (field, descending) = match part.strip_prefix('-') {
+                    Some(field) => (field, true),
+                    None => (part, false),
+                };
+                if !sortable.contains(&field) {
+                    return Err(ApiError::bad_request(
+                        "sort",
+                        format!("`{}` is not sortable; sort by {}", shorten(field), sortable.join(", ")),
+                    ));
+                }
+                if sort.iter().any(|key| key.field == field) {
+                    return Err(ApiError::bad_request("sort", format!("`{field}` is given twice")));
+                }
+                sort.push(SortKey {
+                    field: field.to_string(),
+                    descending,
+                });
+            }
+        }
+        Ok(Page { limit, offset, sort })
     }
 
     pub fn bounded(&mut self, name: &str, min: i64, max: i64) -> Result<Option<i64>, ApiError> {
@@ -124,10 +156,7 @@ impl QueryParams {
                 Ok(value) if (min..=max).contains(&value) => Ok(Some(value)),
                 _ => Err(ApiError::bad_request(
                     name,
-                    format!(
-                        "must be an integer from {min} to {max}, not `{}`",
-                        shorten(&text)
-                    ),
+                    format!("must be an integer from {min} to {max}, not `{}`", shorten(&text)),
                 )),
             },
         }
@@ -217,7 +246,7 @@ mod tests {
 
     #[test]
     fn page_defaults_and_bounds() {
-        let page = QueryParams::parse("").unwrap().page().unwrap();
+        let page = QueryParams::parse("").unwrap().page(&["id"]).unwrap();
         assert_eq!((page.limit, page.offset), (50, 0));
         for bad in [
             "limit=0",
@@ -227,8 +256,26 @@ mod tests {
             "offset=-1",
             "limit=1e3",
         ] {
-            assert!(QueryParams::parse(bad).unwrap().page().is_err(), "{bad}");
+            assert!(QueryParams::parse(bad).unwrap().page(&["id"]).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn sort_keys_are_checked_against_the_sortable_fields() {
+        let page = QueryParams::parse("sort=name,-id")
+            .unwrap()
+            .page(&["id", "name"])
+            .unwrap();
+        assert_eq!(page.sort.len(), 2);
+        assert!(page.sort[1].descending && page.sort[1].field == "id");
+        let error = QueryParams::parse("sort=colour")
+            .unwrap()
+            .page(&["id", "name"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("id, name"), "{error}");
+        assert!(QueryParams::parse("sort=id,-id").unwrap().page(&["id"]).is_err());
+        assert!(QueryParams::parse("sort=").unwrap().page(&["id"]).is_err());
     }
 
     #[test]
@@ -242,17 +289,8 @@ mod tests {
 
     #[test]
     fn ids_are_positive_integers() {
-        for bad in [
-            "goal=x",
-            "goal=0",
-            "goal=-3",
-            "goal=1.5",
-            "goal=99999999999999999999",
-        ] {
-            assert!(
-                QueryParams::parse(bad).unwrap().id("goal").is_err(),
-                "{bad}"
-            );
+        for bad in ["goal=x", "goal=0", "goal=-3", "goal=1.5", "goal=99999999999999999999"] {
+            assert!(QueryParams::parse(bad).unwrap().id("goal").is_err(), "{bad}");
         }
     }
 }

@@ -31,11 +31,7 @@ pub trait Record: 'static {
     fn load(conn: &mut DbConnection, id: i64) -> Result<Self::View, ApiError>;
     fn input_of(view: &Self::View) -> Self::Input;
     /// Every rule for the fields and references; `id` is the record being updated, if any.
-    fn validate(
-        conn: &mut DbConnection,
-        input: &Self::Input,
-        id: Option<i64>,
-    ) -> Result<(), ApiError>;
+    fn validate(conn: &mut DbConnection, input: &Self::Input, id: Option<i64>) -> Result<(), ApiError>;
     fn insert(conn: &mut DbConnection, input: &Self::Input) -> Result<i64, ApiError>;
     fn update(conn: &mut DbConnection, id: i64, input: &Self::Input) -> Result<(), ApiError>;
     /// What still refers to the record (a delete then answers 409 naming them).
@@ -56,19 +52,13 @@ pub trait Record: 'static {
 /// A strong ETag of the exact representation bytes, which include the row's `version`.
 pub fn etag_of(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
-    let hex: String = digest[..12]
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect();
+    let hex: String = digest[..12].iter().map(|byte| format!("{byte:02x}")).collect();
     format!("\"{hex}\"")
 }
 
 /// Whether an `If-Match` / `If-None-Match` value names this tag (strong comparison; `*` matches).
 pub fn matches(condition: &str, etag: &str) -> bool {
-    condition
-        .split(',')
-        .map(str::trim)
-        .any(|tag| tag == "*" || tag == etag)
+    condition.split(',').map(str::trim).any(|tag| tag == "*" || tag == etag)
 }
 
 /// `GET /{id}`: the record with its ETag (the conditional-GET middleware answers 304 for it).
@@ -94,12 +84,7 @@ impl FromRequest for Writer {
 
     /// Authenticates, then refuses a revoked token before anything else about the request is looked at.
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let header_text = |name| {
-            request
-                .headers()
-                .get(name)
-                .and_then(|value| value.to_str().ok())
-        };
+        let header_text = |name| request.headers().get(name).and_then(|value| value.to_str().ok());
         let writer = request
             .app_data::<web::Data<Authenticator>>()
             .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))
@@ -113,16 +98,10 @@ impl FromRequest for Writer {
         let database = request.app_data::<web::Data<Database>>().cloned();
         Box::pin(async move {
             let writer = writer?;
-            let database =
-                database.ok_or_else(|| ApiError::Internal("no database configured".into()))?;
+            let database = database.ok_or_else(|| ApiError::Internal("no database configured".into()))?;
             let jti = writer.principal.jti.clone();
-            if database
-                .run(move |conn| write::is_revoked(conn, &jti))
-                .await?
-            {
-                return Err(ApiError::Unauthorized {
-                    invalid_token: true,
-                });
+            if database.run(move |conn| write::is_revoked(conn, &jti)).await? {
+                return Err(ApiError::Unauthorized { invalid_token: true });
             }
             Ok(writer)
         })
@@ -151,9 +130,7 @@ impl Writer {
     /// A revoked `jti` is refused by every instance: the revocation lives in the database.
     pub fn check_not_revoked(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
         if write::is_revoked(conn, &self.principal.jti)? {
-            return Err(ApiError::Unauthorized {
-                invalid_token: true,
-            });
+            return Err(ApiError::Unauthorized { invalid_token: true });
         }
         Ok(())
     }
@@ -166,17 +143,11 @@ pub(super) fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, Api
         .get(header::CONTENT_TYPE)
         .and_then(|value| value.to_str().ok())
         .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
     if essence != "application/json" && essence != "application/merge-patch+json" {
         return Err(ApiError::UnsupportedMediaType);
     }
-    serde_json::from_slice(body)
-        .map_err(|error| ApiError::bad_field("body", format!("is not valid JSON: {error}")))
+    serde_json::from_slice(body).map_err(|error| ApiError::bad_field("body", format!("is not valid JSON: {error}")))
 }
 
 /// A body read against its form: every unknown, missing or mistyped field is named, and the rest is
@@ -202,11 +173,7 @@ impl<T> Parsed<T> {
             Err(other) => return Err(other),
         };
         let stood_in = |field: &str| stand_ins.iter().any(|key| top_level(field) == key);
-        errors.extend(
-            rule_errors
-                .into_iter()
-                .filter(|error| !stood_in(&error.field)),
-        );
+        errors.extend(rule_errors.into_iter().filter(|error| !stood_in(&error.field)));
         if errors.is_empty() {
             Ok(input)
         } else {
@@ -223,9 +190,7 @@ fn top_level(path: &str) -> &str {
 /// The top-level fields of a form and the required ones, from its OpenAPI schema.
 fn form_fields<T: ToSchema>() -> (Vec<String>, Vec<String>) {
     match T::schema() {
-        RefOr::T(Schema::Object(object)) => {
-            (object.properties.keys().cloned().collect(), object.required)
-        }
+        RefOr::T(Schema::Object(object)) => (object.properties.keys().cloned().collect(), object.required),
         _ => (Vec::new(), Vec::new()),
     }
 }
@@ -240,19 +205,12 @@ where
     let (fields, required) = form_fields::<T>();
     let mut errors = Vec::new();
     if !fields.is_empty() {
-        let unknown: Vec<String> = object
-            .keys()
-            .filter(|key| !fields.contains(key))
-            .cloned()
-            .collect();
+        let unknown: Vec<String> = object.keys().filter(|key| !fields.contains(key)).cloned().collect();
         for key in unknown {
             object.remove(&key);
             errors.push(FieldError {
                 field: key,
-                message: format!(
-                    "is not a field of this record; its fields are {}",
-                    fields.join(", ")
-                ),
+                message: format!("is not a field of this record; its fields are {}", fields.join(", ")),
             });
         }
     }
@@ -356,11 +314,7 @@ pub async fn create<R: Record>(
             })
         })
         .await?;
-    Ok(written(
-        StatusCode::CREATED,
-        after,
-        Some(format!("{}/{id}", R::PATH)),
-    ))
+    Ok(written(StatusCode::CREATED, after, Some(format!("{}/{id}", R::PATH))))
 }
 
 /// `PATCH /{collection}/{id}`: a JSON merge patch of the editable fields, under If-Match.
@@ -375,10 +329,7 @@ pub async fn patch<R: Record>(
     let condition = writer.precondition()?;
     let patch = json_body(request, body)?;
     if !patch.is_object() {
-        return Err(ApiError::bad_field(
-            "body",
-            "a merge patch must be a JSON object",
-        ));
+        return Err(ApiError::bad_field("body", "a merge patch must be a JSON object"));
     }
     let after = db
         .run(move |conn| {
@@ -398,14 +349,7 @@ pub async fn patch<R: Record>(
                 R::authorize(&writer.principal, conn, Some(&before), Some(&input))?;
                 R::update(conn, id, &input)?;
                 let after = to_json(&R::load(conn, id)?)?;
-                audit::<R>(
-                    conn,
-                    &writer,
-                    id,
-                    Operation::Update,
-                    Some(&before_json),
-                    Some(&after),
-                )?;
+                audit::<R>(conn, &writer, id, Operation::Update, Some(&before_json), Some(&after))?;
                 Ok(after)
             })
         })
@@ -414,11 +358,7 @@ pub async fn patch<R: Record>(
 }
 
 /// `DELETE /{collection}/{id}`, under If-Match; refused while other records depend on it.
-pub async fn delete<R: Record>(
-    db: &Database,
-    writer: Writer,
-    id: i64,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete<R: Record>(db: &Database, writer: Writer, id: i64) -> Result<HttpResponse, ApiError> {
     writer.principal.require(R::SCOPE)?;
     let condition = writer.precondition()?;
     db.run(move |conn| {
@@ -438,14 +378,7 @@ pub async fn delete<R: Record>(
                 )));
             }
             R::delete(conn, id)?;
-            audit::<R>(
-                conn,
-                &writer,
-                id,
-                Operation::Delete,
-                Some(&before_json),
-                None,
-            )
+            audit::<R>(conn, &writer, id, Operation::Delete, Some(&before_json), None)
         })
     })
     .await?;
@@ -475,8 +408,7 @@ pub(super) fn audit_write(
     before: Option<&[u8]>,
     after: Option<&[u8]>,
 ) -> Result<(), ApiError> {
-    let text =
-        |bytes: Option<&[u8]>| bytes.map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+    let text = |bytes: Option<&[u8]>| bytes.map(|bytes| String::from_utf8_lossy(bytes).into_owned());
     write::audit(
         conn,
         AuditEntry {
@@ -503,27 +435,15 @@ mod tests {
         // The examples of RFC 7396, appendix A.
         let cases = [
             (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
-            (
-                json!({"a": "b"}),
-                json!({"b": "c"}),
-                json!({"a": "b", "b": "c"}),
-            ),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
             (json!({"a": "b"}), json!({"a": null}), json!({})),
-            (
-                json!({"a": [{"b": "c"}]}),
-                json!({"a": [1]}),
-                json!({"a": [1]}),
-            ),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
             (
                 json!({"a": {"b": "c"}}),
                 json!({"a": {"b": "d", "c": null}}),
                 json!({"a": {"b": "d"}}),
             ),
-            (
-                json!({}),
-                json!({"a": {"bb": {"ccc": null}}}),
-                json!({"a": {"bb": {}}}),
-            ),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
             (json!(["a", "b"]), json!(["c", "d"]), json!(["c", "d"])),
         ];
         for (mut target, patch, expected) in cases {
@@ -645,11 +565,7 @@ pub(crate) use record_endpoints;
 #[into_params(parameter_in = Header)]
 pub struct IfMatch {
     /// The record's current ETag, from a GET: the write applies only if nobody changed it since.
-    #[param(
-        rename = "If-Match",
-        required = true,
-        example = "\"9a0364b9e99bb480dd25e1f0\""
-    )]
+    #[param(rename = "If-Match", required = true, example = "\"9a0364b9e99bb480dd25e1f0\"")]
     pub if_match: String,
 }
 

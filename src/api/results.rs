@@ -127,10 +127,7 @@ fn values_of(form: ResultForm) -> Result<ResultValues, ApiError> {
         None | Some(MEASURED) => MEASURED,
         Some(NOT_MEASURABLE) => NOT_MEASURABLE,
         Some(_) => {
-            checks.fail(
-                "status",
-                format!("must be `{MEASURED}` or `{NOT_MEASURABLE}`"),
-            );
+            checks.fail("status", format!("must be `{MEASURED}` or `{NOT_MEASURABLE}`"));
             MEASURED
         }
     };
@@ -178,10 +175,7 @@ pub struct ResultPath {
     responses((status = 200, description = "The KPI's results, oldest first", body = KpiResults), ItemErrors)
 )]
 #[get("/kpis/{id}/results")]
-pub async fn list(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<web::Json<KpiResults>, ApiError> {
+pub async fn list(db: web::Data<Database>, id: web::Path<i64>) -> Result<web::Json<KpiResults>, ApiError> {
     let id = id.into_inner();
     let results = db
         .run(move |conn| {
@@ -210,10 +204,7 @@ pub async fn list(
     )
 )]
 #[get("/kpis/{id}/results/{year}")]
-pub async fn get(
-    db: web::Data<Database>,
-    path: web::Path<(i64, i32)>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(db: web::Data<Database>, path: web::Path<(i64, i32)>) -> Result<HttpResponse, ApiError> {
     let (id, year) = path.into_inner();
     let result = db
         .run(move |conn| {
@@ -261,9 +252,7 @@ pub async fn put(
                 let before_json = before.as_ref().map(records::to_json).transpose()?;
                 match (&before_json, writer.if_match()) {
                     (Some(_), None) => return Err(ApiError::PreconditionRequired),
-                    (Some(current), Some(condition))
-                        if !records::matches(condition, &records::etag_of(current)) =>
-                    {
+                    (Some(current), Some(condition)) if !records::matches(condition, &records::etag_of(current)) => {
                         return Err(ApiError::PreconditionFailed)
                     }
                     // RFC 9110: If-Match never matches a representation that does not exist.
@@ -271,12 +260,9 @@ pub async fn put(
                     _ => {}
                 }
                 let created = store::put(conn, id, year, &values)?;
+                store::refresh_status(conn, id)?;
                 let after = records::to_json(&result_of(conn, &kpi, year)?)?;
-                let operation = if created {
-                    Operation::Create
-                } else {
-                    Operation::Update
-                };
+                let operation = if created { Operation::Create } else { Operation::Update };
                 records::audit_write(
                     conn,
                     &writer,
@@ -325,15 +311,8 @@ pub async fn remove(
                 return Err(ApiError::PreconditionFailed);
             }
             store::delete(conn, id, year)?;
-            records::audit_write(
-                conn,
-                &writer,
-                RESOURCE,
-                id,
-                Operation::Delete,
-                Some(&before),
-                None,
-            )
+            store::refresh_status(conn, id)?;
+            records::audit_write(conn, &writer, RESOURCE, id, Operation::Delete, Some(&before), None)
         })
     })
     .await?;
@@ -353,10 +332,7 @@ pub async fn remove(
     )
 )]
 #[get("/kpis/{id}/chart.svg")]
-pub async fn chart_svg(
-    db: web::Data<Database>,
-    id: web::Path<i64>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn chart_svg(db: web::Data<Database>, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let (kpi, rows) = db
         .run(move |conn| Ok((kpi_store::get(conn, id)?, store::of_kpi(conn, id)?)))

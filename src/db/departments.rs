@@ -10,6 +10,19 @@ use super::schema::{departments, divisions};
 use super::{filter_common, find_row, load_page, Db, DbConnection, Listing, Page};
 use crate::error::ApiError;
 
+super::sortable!(
+    DEPARTMENT_SORT,
+    sort_departments,
+    departments,
+    [id, code, name, updated_at]
+);
+super::sortable!(
+    DIVISION_SORT,
+    sort_divisions,
+    divisions,
+    [id, code, name, department_id, updated_at]
+);
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = departments)]
 pub struct DepartmentRow {
@@ -64,19 +77,13 @@ pub fn list_departments(
         conn,
         filtered_departments(filter),
         DepartmentRow,
-        departments::id,
+        sort_departments,
         page
     );
-    Ok(Listing {
-        items: with_divisions(conn, listing.items)?,
-        total: listing.total,
-    })
+    listing.try_map(|items| with_divisions(conn, items))
 }
 
-pub fn get_department(
-    conn: &mut DbConnection,
-    id: i64,
-) -> Result<(DepartmentRow, Vec<DivisionRow>), ApiError> {
+pub fn get_department(conn: &mut DbConnection, id: i64) -> Result<(DepartmentRow, Vec<DivisionRow>), ApiError> {
     let department = find_row!(conn, departments, DepartmentRow, "department", id);
     let mut with = with_divisions(conn, vec![department])?;
     Ok(with.remove(0))
@@ -94,10 +101,7 @@ fn with_divisions(
         .select(DivisionRow::as_select())
         .load(conn)?
     {
-        by_department
-            .entry(division.department_id)
-            .or_default()
-            .push(division);
+        by_department.entry(division.department_id).or_default().push(division);
     }
     Ok(rows
         .into_iter()
@@ -114,23 +118,11 @@ pub fn list_divisions(
     filter: &DivisionFilter,
     page: Page,
 ) -> Result<Listing<(DivisionRow, DepartmentRow)>, ApiError> {
-    let listing = load_page!(
-        conn,
-        filtered_divisions(filter),
-        DivisionRow,
-        divisions::id,
-        page
-    );
-    Ok(Listing {
-        items: with_department(conn, listing.items)?,
-        total: listing.total,
-    })
+    let listing = load_page!(conn, filtered_divisions(filter), DivisionRow, sort_divisions, page);
+    listing.try_map(|items| with_department(conn, items))
 }
 
-pub fn get_division(
-    conn: &mut DbConnection,
-    id: i64,
-) -> Result<(DivisionRow, DepartmentRow), ApiError> {
+pub fn get_division(conn: &mut DbConnection, id: i64) -> Result<(DivisionRow, DepartmentRow), ApiError> {
     let division = find_row!(conn, divisions, DivisionRow, "division", id);
     Ok(with_department(conn, vec![division])?.remove(0))
 }
@@ -152,9 +144,7 @@ fn with_department(
             let department = departments
                 .get(&division.department_id)
                 .cloned()
-                .ok_or_else(|| {
-                    ApiError::Internal(format!("division {} has no department", division.id))
-                })?;
+                .ok_or_else(|| ApiError::Internal(format!("division {} has no department", division.id)))?;
             Ok((division, department))
         })
         .collect()
@@ -192,11 +182,7 @@ use super::goals::{parent_plan, same_plan};
 use super::{code_taken, count_of, id_by_code, plan_of};
 use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 
-pub fn validate_department(
-    conn: &mut DbConnection,
-    form: &DepartmentForm,
-    id: Option<i64>,
-) -> Result<(), ApiError> {
+pub fn validate_department(conn: &mut DbConnection, form: &DepartmentForm, id: Option<i64>) -> Result<(), ApiError> {
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.text("name", &form.name, MAX_NAME);
@@ -209,12 +195,7 @@ pub fn validate_department(
         form.plan_id,
     );
     if let Some(id) = id {
-        same_plan(
-            &mut checks,
-            "plan_id",
-            plan_of!(conn, departments, id),
-            plan,
-        );
+        same_plan(&mut checks, "plan_id", plan_of!(conn, departments, id), plan);
     }
     if let Some(plan) = plan {
         if code_taken!(conn, departments, plan, code, &form.code, id) {
@@ -238,11 +219,7 @@ pub fn insert_department(conn: &mut DbConnection, form: &DepartmentForm) -> Resu
     Ok(id_by_code!(conn, departments, form.plan_id, &form.code))
 }
 
-pub fn update_department(
-    conn: &mut DbConnection,
-    id: i64,
-    form: &DepartmentForm,
-) -> Result<(), ApiError> {
+pub fn update_department(conn: &mut DbConnection, id: i64, form: &DepartmentForm) -> Result<(), ApiError> {
     diesel::update(departments::table.find(id))
         .set((
             departments::code.eq(&form.code),
@@ -266,11 +243,7 @@ pub fn delete_department(conn: &mut DbConnection, id: i64) -> Result<(), ApiErro
     Ok(())
 }
 
-pub fn validate_division(
-    conn: &mut DbConnection,
-    form: &DivisionForm,
-    id: Option<i64>,
-) -> Result<(), ApiError> {
+pub fn validate_division(conn: &mut DbConnection, form: &DivisionForm, id: Option<i64>) -> Result<(), ApiError> {
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.text("name", &form.name, MAX_NAME);
@@ -283,12 +256,7 @@ pub fn validate_division(
         form.department_id,
     );
     if let Some(id) = id {
-        same_plan(
-            &mut checks,
-            "department_id",
-            plan_of!(conn, divisions, id),
-            plan,
-        );
+        same_plan(&mut checks, "department_id", plan_of!(conn, divisions, id), plan);
     }
     if let Some(plan) = plan {
         if code_taken!(conn, divisions, plan, code, &form.code, id) {
@@ -315,11 +283,7 @@ pub fn insert_division(conn: &mut DbConnection, form: &DivisionForm) -> Result<i
     Ok(id_by_code!(conn, divisions, plan, &form.code))
 }
 
-pub fn update_division(
-    conn: &mut DbConnection,
-    id: i64,
-    form: &DivisionForm,
-) -> Result<(), ApiError> {
+pub fn update_division(conn: &mut DbConnection, id: i64, form: &DivisionForm) -> Result<(), ApiError> {
     diesel::update(divisions::table.find(id))
         .set((
             divisions::department_id.eq(form.department_id),

@@ -7,6 +7,13 @@ use super::schema::{evaluation_items, evaluations};
 use super::{load_page, DbConnection, Listing, Page};
 use crate::error::ApiError;
 
+super::sortable!(
+    EVALUATION_SORT,
+    sort_evaluations,
+    evaluations,
+    [id, fiscal_year, title, created_at]
+);
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = evaluations)]
 pub struct EvaluationRow {
@@ -68,30 +75,12 @@ pub fn create(
     Ok(id)
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    plan_id: i64,
-    page: Page,
-) -> Result<Listing<EvaluationRow>, ApiError> {
-    let of_plan = || {
-        evaluations::table
-            .filter(evaluations::plan_id.eq(plan_id))
-            .into_boxed()
-    };
-    Ok(load_page!(
-        conn,
-        of_plan(),
-        EvaluationRow,
-        evaluations::id,
-        page
-    ))
+pub fn list(conn: &mut DbConnection, plan_id: i64, page: Page) -> Result<Listing<EvaluationRow>, ApiError> {
+    let of_plan = || evaluations::table.filter(evaluations::plan_id.eq(plan_id)).into_boxed();
+    Ok(load_page!(conn, of_plan(), EvaluationRow, sort_evaluations, page))
 }
 
-pub fn get(
-    conn: &mut DbConnection,
-    plan_id: i64,
-    id: i64,
-) -> Result<(EvaluationRow, Vec<ItemRow>), ApiError> {
+pub fn get(conn: &mut DbConnection, plan_id: i64, id: i64) -> Result<(EvaluationRow, Vec<ItemRow>), ApiError> {
     let evaluation = evaluations::table
         .filter(evaluations::plan_id.eq(plan_id))
         .filter(evaluations::id.eq(id))

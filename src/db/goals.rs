@@ -8,11 +8,30 @@ use utoipa::ToSchema;
 
 use super::schema::{goals, initiatives, kpis, measures, project_appearances};
 use super::{
-    code_taken, count_of, dependents, filter_common, find_row, id_by_code, load_page, plan_of, Db,
-    DbConnection, Listing, Page,
+    code_taken, count_of, dependents, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection,
+    Listing, Page,
 };
 use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 use crate::error::ApiError;
+
+super::sortable!(
+    GOAL_SORT,
+    sort_goals,
+    goals,
+    [id, code, number, category, title, updated_at]
+);
+super::sortable!(
+    MEASURE_SORT,
+    sort_measures,
+    measures,
+    [id, code, number, title, goal_id, updated_at]
+);
+super::sortable!(
+    INITIATIVE_SORT,
+    sort_initiatives,
+    initiatives,
+    [id, code, number, title, measure_id, updated_at]
+);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = goals)]
@@ -94,11 +113,7 @@ macro_rules! initiative_ids_of_goal {
     ($goal:expr) => {{
         use $crate::db::schema::{initiatives, measures};
         initiatives::table.select(initiatives::id).filter(
-            initiatives::measure_id.eq_any(
-                measures::table
-                    .select(measures::id)
-                    .filter(measures::goal_id.eq($goal)),
-            ),
+            initiatives::measure_id.eq_any(measures::table.select(measures::id).filter(measures::goal_id.eq($goal))),
         )
     }};
 }
@@ -109,11 +124,7 @@ fn filtered_initiatives(filter: &InitiativeFilter) -> initiatives::BoxedQuery<'s
     filter_common!(query, initiatives, filter.common);
     if let Some(goal) = filter.goal {
         query = query.filter(
-            initiatives::measure_id.eq_any(
-                measures::table
-                    .select(measures::id)
-                    .filter(measures::goal_id.eq(goal)),
-            ),
+            initiatives::measure_id.eq_any(measures::table.select(measures::id).filter(measures::goal_id.eq(goal))),
         );
     }
     if let Some(measure) = filter.measure {
@@ -122,18 +133,8 @@ fn filtered_initiatives(filter: &InitiativeFilter) -> initiatives::BoxedQuery<'s
     query
 }
 
-pub fn list_goals(
-    conn: &mut DbConnection,
-    filter: &CommonFilter,
-    page: Page,
-) -> Result<Listing<GoalRow>, ApiError> {
-    Ok(load_page!(
-        conn,
-        filtered_goals(filter),
-        GoalRow,
-        goals::id,
-        page
-    ))
+pub fn list_goals(conn: &mut DbConnection, filter: &CommonFilter, page: Page) -> Result<Listing<GoalRow>, ApiError> {
+    Ok(load_page!(conn, filtered_goals(filter), GoalRow, sort_goals, page))
 }
 
 pub fn list_measures(
@@ -145,7 +146,7 @@ pub fn list_measures(
         conn,
         filtered_measures(filter),
         MeasureRow,
-        measures::id,
+        sort_measures,
         page
     ))
 }
@@ -159,16 +160,13 @@ pub fn list_initiatives(
         conn,
         filtered_initiatives(filter),
         InitiativeRow,
-        initiatives::id,
+        sort_initiatives,
         page
     ))
 }
 
 /// A goal with its measures and their initiatives: three queries, whatever the size of the tree.
-pub fn goal_tree(
-    conn: &mut DbConnection,
-    id: i64,
-) -> Result<(GoalRow, Vec<MeasureRow>, Vec<InitiativeRow>), ApiError> {
+pub fn goal_tree(conn: &mut DbConnection, id: i64) -> Result<(GoalRow, Vec<MeasureRow>, Vec<InitiativeRow>), ApiError> {
     let goal = find_row!(conn, goals, GoalRow, "goal", id);
     let measures = measures::table
         .filter(measures::goal_id.eq(id))
@@ -180,19 +178,13 @@ pub fn goal_tree(
 }
 
 /// A measure with its initiatives.
-pub fn measure_tree(
-    conn: &mut DbConnection,
-    id: i64,
-) -> Result<(MeasureRow, Vec<InitiativeRow>), ApiError> {
+pub fn measure_tree(conn: &mut DbConnection, id: i64) -> Result<(MeasureRow, Vec<InitiativeRow>), ApiError> {
     let measure = find_row!(conn, measures, MeasureRow, "measure", id);
     let initiatives = initiatives_of(conn, vec![id])?;
     Ok((measure, initiatives))
 }
 
-fn initiatives_of(
-    conn: &mut DbConnection,
-    measure_ids: Vec<i64>,
-) -> Result<Vec<InitiativeRow>, ApiError> {
+fn initiatives_of(conn: &mut DbConnection, measure_ids: Vec<i64>) -> Result<Vec<InitiativeRow>, ApiError> {
     Ok(initiatives::table
         .filter(initiatives::measure_id.eq_any(measure_ids))
         .order(initiatives::id)
@@ -201,13 +193,7 @@ fn initiatives_of(
 }
 
 pub fn get_initiative(conn: &mut DbConnection, id: i64) -> Result<InitiativeRow, ApiError> {
-    Ok(find_row!(
-        conn,
-        initiatives,
-        InitiativeRow,
-        "initiative",
-        id
-    ))
+    Ok(find_row!(conn, initiatives, InitiativeRow, "initiative", id))
 }
 
 /// Editable fields of a goal.
@@ -259,13 +245,7 @@ pub struct InitiativeForm {
 }
 
 /// The plan a parent record is in, or a field error naming the missing parent.
-pub fn parent_plan(
-    checks: &mut Checks,
-    field: &str,
-    resource: &str,
-    plan: Option<i64>,
-    id: i64,
-) -> Option<i64> {
+pub fn parent_plan(checks: &mut Checks, field: &str, resource: &str, plan: Option<i64>, id: i64) -> Option<i64> {
     if plan.is_none() {
         checks.fail(field, format!("{resource} {id} does not exist"));
     }
@@ -284,11 +264,7 @@ pub fn same_plan(checks: &mut Checks, field: &str, current: Option<i64>, new: Op
     }
 }
 
-pub fn validate_goal(
-    conn: &mut DbConnection,
-    form: &GoalForm,
-    id: Option<i64>,
-) -> Result<(), ApiError> {
+pub fn validate_goal(conn: &mut DbConnection, form: &GoalForm, id: Option<i64>) -> Result<(), ApiError> {
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.positive("number", form.number);
@@ -344,10 +320,7 @@ pub fn update_goal(conn: &mut DbConnection, id: i64, form: &GoalForm) -> Result<
 }
 
 pub fn goal_dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
-    Ok(dependents(&[(
-        count_of!(conn, measures, goal_id, id),
-        "measures",
-    )]))
+    Ok(dependents(&[(count_of!(conn, measures, goal_id, id), "measures")]))
 }
 
 pub fn delete_goal(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
@@ -355,11 +328,7 @@ pub fn delete_goal(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn validate_measure(
-    conn: &mut DbConnection,
-    form: &MeasureForm,
-    id: Option<i64>,
-) -> Result<(), ApiError> {
+pub fn validate_measure(conn: &mut DbConnection, form: &MeasureForm, id: Option<i64>) -> Result<(), ApiError> {
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.positive("number", form.number);
@@ -384,8 +353,7 @@ pub fn validate_measure(
 
 pub fn insert_measure(conn: &mut DbConnection, form: &MeasureForm) -> Result<i64, ApiError> {
     let now = super::now();
-    let plan = plan_of!(conn, goals, form.goal_id)
-        .ok_or_else(|| ApiError::not_found("goal", form.goal_id))?;
+    let plan = plan_of!(conn, goals, form.goal_id).ok_or_else(|| ApiError::not_found("goal", form.goal_id))?;
     diesel::insert_into(measures::table)
         .values((
             measures::plan_id.eq(plan),
@@ -400,11 +368,7 @@ pub fn insert_measure(conn: &mut DbConnection, form: &MeasureForm) -> Result<i64
     Ok(id_by_code!(conn, measures, plan, &form.code))
 }
 
-pub fn update_measure(
-    conn: &mut DbConnection,
-    id: i64,
-    form: &MeasureForm,
-) -> Result<(), ApiError> {
+pub fn update_measure(conn: &mut DbConnection, id: i64, form: &MeasureForm) -> Result<(), ApiError> {
     diesel::update(measures::table.find(id))
         .set((
             measures::goal_id.eq(form.goal_id),
@@ -430,11 +394,7 @@ pub fn delete_measure(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> 
     Ok(())
 }
 
-pub fn validate_initiative(
-    conn: &mut DbConnection,
-    form: &InitiativeForm,
-    id: Option<i64>,
-) -> Result<(), ApiError> {
+pub fn validate_initiative(conn: &mut DbConnection, form: &InitiativeForm, id: Option<i64>) -> Result<(), ApiError> {
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.positive("number", form.number);
@@ -447,12 +407,7 @@ pub fn validate_initiative(
         form.measure_id,
     );
     if let Some(id) = id {
-        same_plan(
-            &mut checks,
-            "measure_id",
-            plan_of!(conn, initiatives, id),
-            plan,
-        );
+        same_plan(&mut checks, "measure_id", plan_of!(conn, initiatives, id), plan);
     }
     if let Some(plan) = plan {
         if code_taken!(conn, initiatives, plan, code, &form.code, id) {
@@ -464,8 +419,8 @@ pub fn validate_initiative(
 
 pub fn insert_initiative(conn: &mut DbConnection, form: &InitiativeForm) -> Result<i64, ApiError> {
     let now = super::now();
-    let plan = plan_of!(conn, measures, form.measure_id)
-        .ok_or_else(|| ApiError::not_found("measure", form.measure_id))?;
+    let plan =
+        plan_of!(conn, measures, form.measure_id).ok_or_else(|| ApiError::not_found("measure", form.measure_id))?;
     diesel::insert_into(initiatives::table)
         .values((
             initiatives::plan_id.eq(plan),
@@ -480,11 +435,7 @@ pub fn insert_initiative(conn: &mut DbConnection, form: &InitiativeForm) -> Resu
     Ok(id_by_code!(conn, initiatives, plan, &form.code))
 }
 
-pub fn update_initiative(
-    conn: &mut DbConnection,
-    id: i64,
-    form: &InitiativeForm,
-) -> Result<(), ApiError> {
+pub fn update_initiative(conn: &mut DbConnection, id: i64, form: &InitiativeForm) -> Result<(), ApiError> {
     diesel::update(initiatives::table.find(id))
         .set((
             initiatives::measure_id.eq(form.measure_id),

@@ -8,14 +8,30 @@ use utoipa::ToSchema;
 
 use super::goals::{initiative_ids_of_goal, parent_plan, same_plan, CommonFilter};
 use super::schema::{divisions, initiatives, kpis, project_appearances, project_divisions};
-use super::{
-    code_taken, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing,
-    Page,
-};
+use super::{code_taken, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing, Page};
 use crate::domain::kpi::{direction, Direction, YearType};
-use crate::domain::text::{fold_for_search, like_contains};
+use crate::domain::progress::Status;
+use crate::domain::text::{fold_for_search, like_contains, searchable};
 use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 use crate::error::ApiError;
+
+super::sortable!(
+    KPI_SORT,
+    sort_kpis,
+    kpis,
+    [
+        id,
+        code,
+        name,
+        unit,
+        cumulative,
+        direction,
+        initiative_id,
+        baseline_year,
+        target_year,
+        updated_at
+    ]
+);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = kpis)]
@@ -46,6 +62,10 @@ pub struct KpiFilter {
     pub initiative: Option<i64>,
     /// KPIs of initiatives in which the department has a project.
     pub department: Option<i64>,
+    pub unit: Option<String>,
+    pub cumulative: Option<bool>,
+    pub direction: Option<Direction>,
+    pub status: Option<Status>,
     pub q: Option<String>,
 }
 
@@ -67,6 +87,18 @@ fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
     if let Some(initiative) = filter.initiative {
         query = query.filter(kpis::initiative_id.eq(initiative));
     }
+    if let Some(unit) = &filter.unit {
+        query = query.filter(kpis::unit.eq(unit.clone()));
+    }
+    if let Some(cumulative) = filter.cumulative {
+        query = query.filter(kpis::cumulative.eq(cumulative));
+    }
+    if let Some(direction) = filter.direction {
+        query = query.filter(kpis::direction.eq(direction.as_str()));
+    }
+    if let Some(status) = filter.status {
+        query = query.filter(kpis::progress_status.eq(status.as_str()));
+    }
     if let Some(department) = filter.department {
         query = query.filter(
             kpis::initiative_id.eq_any(
@@ -74,36 +106,26 @@ fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
                     .select(project_appearances::initiative_id)
                     .filter(
                         project_appearances::project_id.eq_any(
-                            project_divisions::table
-                                .select(project_divisions::project_id)
-                                .filter(
-                                    project_divisions::division_id.eq_any(
-                                        divisions::table
-                                            .select(divisions::id)
-                                            .filter(divisions::department_id.eq(department)),
-                                    ),
+                            project_divisions::table.select(project_divisions::project_id).filter(
+                                project_divisions::division_id.eq_any(
+                                    divisions::table
+                                        .select(divisions::id)
+                                        .filter(divisions::department_id.eq(department)),
                                 ),
+                            ),
                         ),
                     ),
             ),
         );
     }
     if let Some(q) = &filter.q {
-        query = query.filter(
-            kpis::search_text
-                .like(like_contains(&fold_for_search(q)))
-                .escape('\\'),
-        );
+        query = query.filter(kpis::search_text.like(like_contains(&fold_for_search(q))).escape('\\'));
     }
     query
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &KpiFilter,
-    page: Page,
-) -> Result<Listing<KpiRow>, ApiError> {
-    Ok(load_page!(conn, filtered(filter), KpiRow, kpis::id, page))
+pub fn list(conn: &mut DbConnection, filter: &KpiFilter, page: Page) -> Result<Listing<KpiRow>, ApiError> {
+    Ok(load_page!(conn, filtered(filter), KpiRow, sort_kpis, page))
 }
 
 /// Every KPI the filter matches, for roll-ups.
@@ -184,10 +206,7 @@ pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Res
         if given != derived {
             checks.fail(
                 "direction",
-                format!(
-                    "is derived from baseline and target: `{}` here",
-                    derived.as_str()
-                ),
+                format!("is derived from baseline and target: `{}` here", derived.as_str()),
             );
         }
     }
@@ -238,7 +257,7 @@ pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> 
             kpis::target_value.eq(&form.target.value),
             kpis::target_year.eq(form.target.year),
             kpis::target_year_type.eq(form.target.year_type.as_str()),
-            kpis::search_text.eq(fold_for_search(&form.name)),
+            kpis::search_text.eq(searchable(&form.name)),
             kpis::created_at.eq(now),
             kpis::updated_at.eq(now),
         ))
@@ -262,7 +281,7 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), Ap
             kpis::target_value.eq(&form.target.value),
             kpis::target_year.eq(form.target.year),
             kpis::target_year_type.eq(form.target.year_type.as_str()),
-            kpis::search_text.eq(fold_for_search(&form.name)),
+            kpis::search_text.eq(searchable(&form.name)),
             kpis::version.eq(kpis::version + 1),
             kpis::updated_at.eq(super::now()),
         ))

@@ -44,17 +44,13 @@ pub enum Backend {
 impl Backend {
     pub fn from_url(url: &str) -> Self {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Backend::Postgres {
-                url: url.to_string(),
-            }
+            Backend::Postgres { url: url.to_string() }
         } else {
             let path = url
                 .strip_prefix("sqlite://")
                 .or_else(|| url.strip_prefix("sqlite:"))
                 .unwrap_or(url);
-            Backend::Sqlite {
-                path: path.to_string(),
-            }
+            Backend::Sqlite { path: path.to_string() }
         }
     }
 
@@ -165,10 +161,7 @@ impl Database {
     }
 
     /// The same, for commands that run outside the HTTP server.
-    pub fn run_blocking<T>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
-    ) -> Result<T, ApiError> {
+    pub fn run_blocking<T>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let mut conn = self.pool.get()?;
         work(&mut conn)
     }
@@ -177,9 +170,8 @@ impl Database {
 /// Applies pending migrations of the connection's backend. On Postgres an advisory lock keeps
 /// several instances starting at once from racing each other.
 pub fn migrate(conn: &mut DbConnection) -> Result<(), ApiError> {
-    let failed = |error: Box<dyn std::error::Error + Send + Sync>| {
-        ApiError::Internal(format!("migration failed: {error}"))
-    };
+    let failed =
+        |error: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(format!("migration failed: {error}"));
     match conn {
         DbConnection::Sqlite(conn) => conn
             .run_pending_migrations(SQLITE_MIGRATIONS)
@@ -237,37 +229,89 @@ mod tests {
 pub fn now() -> chrono::NaiveDateTime {
     use chrono::{DurationRound, TimeDelta};
     let now = chrono::Utc::now().naive_utc();
-    now.duration_trunc(TimeDelta::microseconds(1))
-        .unwrap_or(now)
+    now.duration_trunc(TimeDelta::microseconds(1)).unwrap_or(now)
 }
 
-/// Which slice of a collection to return.
-#[derive(Debug, Clone, Copy)]
+/// Which slice of a collection to return, in which order.
+#[derive(Debug, Clone)]
 pub struct Page {
     pub limit: i64,
     pub offset: i64,
+    pub sort: Vec<SortKey>,
 }
+
+/// One field to order by; the record id always breaks ties, so pages never overlap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SortKey {
+    pub field: String,
+    pub descending: bool,
+}
+
+/// Declares the fields a collection sorts by: the list (for errors that name them) and the
+/// function that orders a boxed query by validated keys, from one list so they cannot drift.
+macro_rules! sortable {
+    ($fields:ident, $sorter:ident, $table:ident, [$($field:ident),+ $(,)?]) => {
+        /// Fields this collection can be sorted by.
+        pub const $fields: &[&str] = &[$(stringify!($field)),+];
+
+        pub fn $sorter<'a>(
+            mut query: $table::BoxedQuery<'a, $crate::db::Db>,
+            keys: &[$crate::db::SortKey],
+        ) -> $table::BoxedQuery<'a, $crate::db::Db> {
+            use diesel::prelude::*;
+            for key in keys {
+                query = match (key.field.as_str(), key.descending) {
+                    $(
+                        (stringify!($field), false) => query.then_order_by($table::$field.asc()),
+                        (stringify!($field), true) => query.then_order_by($table::$field.desc()),
+                    )+
+                    _ => query,
+                };
+            }
+            query.then_order_by($table::id.asc())
+        }
+    };
+}
+pub(crate) use sortable;
 
 /// One page of a collection and the size of the whole filtered collection.
 #[derive(Debug)]
 pub struct Listing<T> {
     pub items: Vec<T>,
     pub total: i64,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl<T> Listing<T> {
+    /// The same page with its items turned into something else (adding what a view needs).
+    pub fn try_map<U>(self, convert: impl FnOnce(Vec<T>) -> Result<Vec<U>, ApiError>) -> Result<Listing<U>, ApiError> {
+        Ok(Listing {
+            items: convert(self.items)?,
+            total: self.total,
+            limit: self.limit,
+            offset: self.offset,
+        })
+    }
 }
 
 /// Counts and loads one page of `$query` (an expression building the filtered boxed query,
-/// evaluated once for the count and once for the rows), in a stable order.
+/// evaluated once for the count and once for the rows), ordered by `$sorter`.
 macro_rules! load_page {
-    ($conn:expr, $query:expr, $row:ty, $order:expr, $page:expr) => {{
+    ($conn:expr, $query:expr, $row:ty, $sorter:path, $page:expr) => {{
         use diesel::prelude::*;
         let total: i64 = $query.count().get_result($conn)?;
-        let items = $query
+        let items = $sorter($query, &$page.sort)
             .select(<$row>::as_select())
-            .order($order)
             .limit($page.limit)
             .offset($page.offset)
             .load::<$row>($conn)?;
-        $crate::db::Listing { items, total }
+        $crate::db::Listing {
+            items,
+            total,
+            limit: $page.limit,
+            offset: $page.offset,
+        }
     }};
 }
 pub(crate) use load_page;

@@ -7,6 +7,13 @@ use super::schema::{plans, source_corrections};
 use super::{find_row, load_page, DbConnection, Listing, Page};
 use crate::error::ApiError;
 
+super::sortable!(
+    PLAN_SORT,
+    sort_plans,
+    plans,
+    [id, code, name, period_start_year, period_end_year, updated_at]
+);
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = plans)]
 pub struct PlanRow {
@@ -47,12 +54,8 @@ fn filtered(filter: &PlanFilter) -> plans::BoxedQuery<'static, super::Db> {
     query
 }
 
-pub fn list(
-    conn: &mut DbConnection,
-    filter: &PlanFilter,
-    page: Page,
-) -> Result<Listing<PlanRow>, ApiError> {
-    Ok(load_page!(conn, filtered(filter), PlanRow, plans::id, page))
+pub fn list(conn: &mut DbConnection, filter: &PlanFilter, page: Page) -> Result<Listing<PlanRow>, ApiError> {
+    Ok(load_page!(conn, filtered(filter), PlanRow, sort_plans, page))
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> Result<(PlanRow, Vec<CorrectionRow>), ApiError> {
@@ -83,9 +86,7 @@ pub struct PlanForm {
     pub code: String,
     #[schema(example = "第3期厚木市まち・ひと・しごと創生総合戦略")]
     pub name: String,
-    #[schema(
-        example = "第3期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧"
-    )]
+    #[schema(example = "第3期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧")]
     pub document_title: String,
     /// Six-digit local government code with its check digit.
     #[schema(example = "142123")]
@@ -111,9 +112,7 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     checks.text("document_title", &form.document_title, MAX_NAME);
     checks.text("municipality_name", &form.municipality_name, MAX_NAME);
     checks.text("prefecture", &form.prefecture, MAX_NAME);
-    if !(form.municipality_code.len() == 6
-        && form.municipality_code.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if !(form.municipality_code.len() == 6 && form.municipality_code.bytes().all(|b| b.is_ascii_digit())) {
         checks.fail(
             "municipality_code",
             "must be the 6-digit local government code, like \"142123\"",
@@ -204,8 +203,7 @@ pub fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiEr
 
 /// Deletes a plan with nothing left in it (and its list of source corrections, which is part of it).
 pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
-    diesel::delete(source_corrections::table.filter(source_corrections::plan_id.eq(id)))
-        .execute(conn)?;
+    diesel::delete(source_corrections::table.filter(source_corrections::plan_id.eq(id))).execute(conn)?;
     diesel::delete(plans::table.find(id)).execute(conn)?;
     Ok(())
 }

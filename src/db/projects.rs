@@ -6,12 +6,17 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 use super::goals::{initiative_ids_of_goal, CommonFilter};
-use super::schema::{
-    departments, divisions, initiatives, project_appearances, project_divisions, projects,
-};
+use super::schema::{departments, divisions, initiatives, project_appearances, project_divisions, projects};
 use super::{filter_common, load_page, Db, DbConnection, Listing, Page};
-use crate::domain::text::{fold_for_search, like_contains};
+use crate::domain::text::{fold_for_search, like_contains, searchable};
 use crate::error::ApiError;
+
+super::sortable!(
+    PROJECT_SORT,
+    sort_projects,
+    projects,
+    [id, code, name, account, updated_at]
+);
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = projects)]
@@ -74,9 +79,7 @@ fn filtered(filter: &ProjectFilter) -> projects::BoxedQuery<'static, Db> {
             projects::id.eq_any(
                 project_appearances::table
                     .select(project_appearances::project_id)
-                    .filter(
-                        project_appearances::initiative_id.eq_any(initiative_ids_of_goal!(goal)),
-                    ),
+                    .filter(project_appearances::initiative_id.eq_any(initiative_ids_of_goal!(goal))),
             ),
         );
     }
@@ -101,15 +104,13 @@ fn filtered(filter: &ProjectFilter) -> projects::BoxedQuery<'static, Db> {
     if let Some(department) = filter.department {
         query = query.filter(
             projects::id.eq_any(
-                project_divisions::table
-                    .select(project_divisions::project_id)
-                    .filter(
-                        project_divisions::division_id.eq_any(
-                            divisions::table
-                                .select(divisions::id)
-                                .filter(divisions::department_id.eq(department)),
-                        ),
+                project_divisions::table.select(project_divisions::project_id).filter(
+                    project_divisions::division_id.eq_any(
+                        divisions::table
+                            .select(divisions::id)
+                            .filter(divisions::department_id.eq(department)),
                     ),
+                ),
             ),
         );
     }
@@ -137,28 +138,19 @@ pub fn list(
     filter: &ProjectFilter,
     page: Page,
 ) -> Result<Listing<ProjectWithLinks>, ApiError> {
-    let listing = load_page!(conn, filtered(filter), ProjectRow, projects::id, page);
-    Ok(Listing {
-        items: with_details(conn, listing.items)?,
-        total: listing.total,
-    })
+    let listing = load_page!(conn, filtered(filter), ProjectRow, sort_projects, page);
+    listing.try_map(|items| with_details(conn, items))
 }
 
 pub fn get(conn: &mut DbConnection, id: i64) -> Result<ProjectWithLinks, ApiError> {
-    let rows = projects::table
-        .find(id)
-        .select(ProjectRow::as_select())
-        .load(conn)?;
+    let rows = projects::table.find(id).select(ProjectRow::as_select()).load(conn)?;
     with_details(conn, rows)?
         .pop()
         .ok_or_else(|| ApiError::not_found("project", id))
 }
 
 /// Adds appearances and divisions to a page of projects: two queries for the whole page.
-fn with_details(
-    conn: &mut DbConnection,
-    rows: Vec<ProjectRow>,
-) -> Result<Vec<ProjectWithLinks>, ApiError> {
+fn with_details(conn: &mut DbConnection, rows: Vec<ProjectRow>) -> Result<Vec<ProjectWithLinks>, ApiError> {
     let ids: Vec<i64> = rows.iter().map(|row| row.id).collect();
     let mut appearances: HashMap<i64, Vec<AppearanceRow>> = HashMap::new();
     for appearance in project_appearances::table
@@ -174,10 +166,7 @@ fn with_details(
         ))
         .load::<AppearanceRow>(conn)?
     {
-        appearances
-            .entry(appearance.project_id)
-            .or_default()
-            .push(appearance);
+        appearances.entry(appearance.project_id).or_default().push(appearance);
     }
     let mut divisions: HashMap<i64, Vec<ResponsibleDivisionRow>> = HashMap::new();
     for division in project_divisions::table
@@ -195,10 +184,7 @@ fn with_details(
         ))
         .load::<ResponsibleDivisionRow>(conn)?
     {
-        divisions
-            .entry(division.project_id)
-            .or_default()
-            .push(division);
+        divisions.entry(division.project_id).or_default().push(division);
     }
     Ok(rows
         .into_iter()
@@ -221,10 +207,7 @@ pub struct InitiativeProjectRow {
     pub description: String,
 }
 
-pub fn in_initiative(
-    conn: &mut DbConnection,
-    initiative: i64,
-) -> Result<Vec<InitiativeProjectRow>, ApiError> {
+pub fn in_initiative(conn: &mut DbConnection, initiative: i64) -> Result<Vec<InitiativeProjectRow>, ApiError> {
     Ok(project_appearances::table
         .inner_join(projects::table)
         .filter(project_appearances::initiative_id.eq(initiative))
@@ -281,11 +264,7 @@ use crate::domain::validate::{Checks, MAX_CODE, MAX_DESCRIPTION, MAX_NAME};
 /// Most divisions or appearances one project may list.
 const MAX_LINKS: usize = 50;
 
-pub fn validate(
-    conn: &mut DbConnection,
-    form: &ProjectForm,
-    id: Option<i64>,
-) -> Result<(), ApiError> {
+pub fn validate(conn: &mut DbConnection, form: &ProjectForm, id: Option<i64>) -> Result<(), ApiError> {
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.text("name", &form.name, MAX_NAME);
@@ -301,18 +280,10 @@ pub fn validate(
         form.plan_id,
     );
     if let (Some(id), Some(plan)) = (id, plan) {
-        super::goals::same_plan(
-            &mut checks,
-            "plan_id",
-            plan_of!(conn, projects, id),
-            Some(plan),
-        );
+        super::goals::same_plan(&mut checks, "plan_id", plan_of!(conn, projects, id), Some(plan));
     }
     if form.divisions.is_empty() || form.divisions.len() > MAX_LINKS {
-        checks.fail(
-            "divisions",
-            format!("must list 1 to {MAX_LINKS} responsible divisions"),
-        );
+        checks.fail("divisions", format!("must list 1 to {MAX_LINKS} responsible divisions"));
     }
     if form.appearances.is_empty() || form.appearances.len() > MAX_LINKS {
         checks.fail(
@@ -325,10 +296,7 @@ pub fn validate(
         if form.divisions[..index].contains(division) {
             checks.fail(&field, "is listed twice");
         } else if plan.is_some() && plan_of!(conn, divisions, *division) != plan {
-            checks.fail(
-                &field,
-                format!("division {division} does not exist in this plan"),
-            );
+            checks.fail(&field, format!("division {division} does not exist in this plan"));
         }
     }
     for (index, appearance) in form.appearances.iter().enumerate() {
@@ -346,10 +314,7 @@ pub fn validate(
         } else if plan.is_some() && plan_of!(conn, initiatives, appearance.initiative_id) != plan {
             checks.fail(
                 &format!("{field}.initiative_id"),
-                format!(
-                    "initiative {} does not exist in this plan",
-                    appearance.initiative_id
-                ),
+                format!("initiative {} does not exist in this plan", appearance.initiative_id),
             );
         }
     }
@@ -358,10 +323,7 @@ pub fn validate(
             checks.fail("code", "is already used by another project of this plan");
         }
         if code_taken!(conn, projects, plan, name, &form.name, id) {
-            checks.fail(
-                "name",
-                "is already the name of another project of this plan",
-            );
+            checks.fail("name", "is already the name of another project of this plan");
         }
     }
     checks.finish()
@@ -383,7 +345,7 @@ pub fn insert(conn: &mut DbConnection, form: &ProjectForm) -> Result<i64, ApiErr
             projects::code.eq(&form.code),
             projects::name.eq(&form.name),
             projects::account.eq(&form.account),
-            projects::search_text.eq(fold_for_search(&form.name)),
+            projects::search_text.eq(searchable(&form.name)),
             projects::created_at.eq(now),
             projects::updated_at.eq(now),
         ))
@@ -399,7 +361,7 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result<()
             projects::code.eq(&form.code),
             projects::name.eq(&form.name),
             projects::account.eq(&form.account),
-            projects::search_text.eq(fold_for_search(&form.name)),
+            projects::search_text.eq(searchable(&form.name)),
             projects::version.eq(projects::version + 1),
             projects::updated_at.eq(super::now()),
         ))
@@ -410,8 +372,7 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result<()
 /// Sets the project's divisions and appearances to the form's. An appearance that stays keeps its
 /// place in its initiative's table; a new one goes to the end of that table.
 fn replace_links(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result<(), ApiError> {
-    diesel::delete(project_divisions::table.filter(project_divisions::project_id.eq(id)))
-        .execute(conn)?;
+    diesel::delete(project_divisions::table.filter(project_divisions::project_id.eq(id))).execute(conn)?;
     for (position, division) in form.divisions.iter().enumerate() {
         diesel::insert_into(project_divisions::table)
             .values((
@@ -433,7 +394,7 @@ fn replace_links(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result
     )
     .execute(conn)?;
     for appearance in &form.appearances {
-        let search_text = fold_for_search(&appearance.description);
+        let search_text = searchable(&appearance.description);
         let updated = diesel::update(
             project_appearances::table
                 .filter(project_appearances::project_id.eq(id))
@@ -465,10 +426,8 @@ fn replace_links(conn: &mut DbConnection, id: i64, form: &ProjectForm) -> Result
 
 /// A project's appearances and division links are part of it: they go with it.
 pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
-    diesel::delete(project_appearances::table.filter(project_appearances::project_id.eq(id)))
-        .execute(conn)?;
-    diesel::delete(project_divisions::table.filter(project_divisions::project_id.eq(id)))
-        .execute(conn)?;
+    diesel::delete(project_appearances::table.filter(project_appearances::project_id.eq(id))).execute(conn)?;
+    diesel::delete(project_divisions::table.filter(project_divisions::project_id.eq(id))).execute(conn)?;
     diesel::delete(projects::table.find(id)).execute(conn)?;
     Ok(())
 }

@@ -5,9 +5,11 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::kpis::KpiRow;
 use super::schema::{kpi_results, plans};
 use super::DbConnection;
-use crate::domain::progress::{default_scheme, GradeStep};
+use crate::domain::kpi::Direction;
+use crate::domain::progress::{self, default_scheme, GradeStep};
 use crate::error::ApiError;
 
 /// What the audit record and the change feed call a result; their record id is the KPI's.
@@ -84,10 +86,7 @@ pub fn latest_of(
         if view.up_to_year.is_some_and(|last| row.year > last) {
             continue;
         }
-        if latest
-            .get(&row.kpi_id)
-            .is_none_or(|kept| kept.year < row.year)
-        {
+        if latest.get(&row.kpi_id).is_none_or(|kept| kept.year < row.year) {
             latest.insert(row.kpi_id, row);
         }
     }
@@ -95,11 +94,7 @@ pub fn latest_of(
 }
 
 /// The results as they stood at `at`: every audited result write up to then, replayed in order.
-fn recorded_by(
-    conn: &mut DbConnection,
-    kpi_ids: &[i64],
-    at: NaiveDateTime,
-) -> Result<Vec<ResultRow>, ApiError> {
+fn recorded_by(conn: &mut DbConnection, kpi_ids: &[i64], at: NaiveDateTime) -> Result<Vec<ResultRow>, ApiError> {
     use super::schema::audit_log;
     let writes: Vec<(Option<String>, Option<String>)> = audit_log::table
         .filter(audit_log::resource.eq(RESULT_RESOURCE))
@@ -144,12 +139,7 @@ fn result_from_json(json: &str) -> Option<ResultRow> {
 }
 
 /// Creates or replaces one year's result; says whether it created it.
-pub fn put(
-    conn: &mut DbConnection,
-    kpi: i64,
-    year: i32,
-    values: &ResultValues,
-) -> Result<bool, ApiError> {
+pub fn put(conn: &mut DbConnection, kpi: i64, year: i32, values: &ResultValues) -> Result<bool, ApiError> {
     let now = super::now();
     let updated = diesel::update(
         kpi_results::table
@@ -205,10 +195,7 @@ pub fn parse_scheme(stored: Option<&str>) -> Vec<GradeStep> {
 }
 
 /// The grading schemes of the plans of these KPIs.
-pub fn schemes_of(
-    conn: &mut DbConnection,
-    plan_ids: &[i64],
-) -> Result<HashMap<i64, Vec<GradeStep>>, ApiError> {
+pub fn schemes_of(conn: &mut DbConnection, plan_ids: &[i64]) -> Result<HashMap<i64, Vec<GradeStep>>, ApiError> {
     Ok(plans::table
         .filter(plans::id.eq_any(plan_ids))
         .select((plans::id, plans::grading_scheme))
@@ -218,19 +205,48 @@ pub fn schemes_of(
         .collect())
 }
 
+/// The progress of a KPI from its latest result.
+pub fn progress_of(kpi: &KpiRow, latest: Option<&ResultRow>) -> progress::Computed {
+    let number = |text: Option<&str>| text.and_then(|text| text.parse::<f64>().ok());
+    let plan = progress::Plan {
+        direction: kpi.direction.parse().unwrap_or(Direction::Increase),
+        baseline: number(kpi.baseline_value.as_deref()),
+        target: number(kpi.target_value.as_deref()),
+        baseline_year: kpi.baseline_year,
+        target_year: kpi.target_year,
+    };
+    let latest = latest.map(|result| match number(result.value.as_deref()) {
+        Some(value) if result.status != NOT_MEASURABLE => progress::Latest::Value {
+            year: result.year,
+            value,
+        },
+        _ => progress::Latest::NotMeasurable { year: result.year },
+    });
+    progress::compute(&plan, latest)
+}
+
+/// Stores a KPI's current status after a write of it or of its results (for `?status=`).
+pub fn refresh_status(conn: &mut DbConnection, kpi_id: i64) -> Result<(), ApiError> {
+    use super::schema::kpis;
+    let kpi = super::kpis::get(conn, kpi_id)?;
+    let latest = latest_of(conn, &[kpi_id], ResultView::default())?.remove(&kpi_id);
+    let status = progress_of(&kpi, latest.as_ref()).status;
+    diesel::update(kpis::table.find(kpi_id))
+        .set(kpis::progress_status.eq(status.as_str()))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// A KPI with what its progress is computed from.
 #[derive(Debug, Clone)]
 pub struct KpiFacts {
-    pub kpi: super::kpis::KpiRow,
+    pub kpi: KpiRow,
     pub latest: Option<ResultRow>,
     pub scheme: Vec<GradeStep>,
 }
 
 /// Adds latest results and grading schemes to KPI rows: two queries, whatever the number of rows.
-pub fn facts(
-    conn: &mut DbConnection,
-    rows: Vec<super::kpis::KpiRow>,
-) -> Result<Vec<KpiFacts>, ApiError> {
+pub fn facts(conn: &mut DbConnection, rows: Vec<super::kpis::KpiRow>) -> Result<Vec<KpiFacts>, ApiError> {
     facts_under(conn, rows, ResultView::default())
 }
 
@@ -250,10 +266,7 @@ pub fn facts_under(
         .into_iter()
         .map(|kpi| KpiFacts {
             latest: latest.remove(&kpi.id),
-            scheme: schemes
-                .get(&kpi.plan_id)
-                .cloned()
-                .unwrap_or_else(default_scheme),
+            scheme: schemes.get(&kpi.plan_id).cloned().unwrap_or_else(default_scheme),
             kpi,
         })
         .collect())

@@ -117,6 +117,7 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        progress_status -> Text,
     }
 }
 

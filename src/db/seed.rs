@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::schema::{
-    departments, divisions, goals, initiatives, kpis, measures, plans, project_appearances,
-    project_divisions, projects, source_corrections,
+    departments, divisions, goals, initiatives, kpis, measures, plans, project_appearances, project_divisions,
+    projects, source_corrections,
 };
 use super::DbConnection;
 use crate::dataset::Dataset;
 use crate::domain::kpi::direction;
-use crate::domain::text::fold_for_search;
+use crate::domain::text::searchable;
 use crate::error::ApiError;
 
 #[derive(Debug, PartialEq, Eq)]
@@ -33,9 +33,7 @@ fn plan_id_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<i6
 /// where `RETURNING` is not.
 macro_rules! insert_coded {
     ($conn:expr, $table:ident, $plan_id:expr, $code:expr, $values:expr) => {{
-        diesel::insert_into($table::table)
-            .values($values)
-            .execute($conn)?;
+        diesel::insert_into($table::table).values($values).execute($conn)?;
         $table::table
             .filter($table::plan_id.eq($plan_id))
             .filter($table::code.eq($code))
@@ -75,8 +73,7 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
             plans::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let plan_id = plan_id_by_code(conn, &plan.code)?
-        .ok_or_else(|| ApiError::Internal("plan vanished".into()))?;
+    let plan_id = plan_id_by_code(conn, &plan.code)?.ok_or_else(|| ApiError::Internal("plan vanished".into()))?;
 
     for correction in &dataset.normalisations {
         diesel::insert_into(source_corrections::table)
@@ -137,7 +134,7 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
                 projects::code.eq(&project.code),
                 projects::name.eq(&project.name),
                 projects::account.eq(&project.account),
-                projects::search_text.eq(fold_for_search(&project.name)),
+                projects::search_text.eq(searchable(&project.name)),
                 projects::created_at.eq(now),
                 projects::updated_at.eq(now),
             )
@@ -226,30 +223,26 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
                             kpis::target_value.eq(target),
                             kpis::target_year.eq(kpi.target.year),
                             kpis::target_year_type.eq(kpi.target.year_type.as_str()),
-                            kpis::search_text.eq(fold_for_search(&kpi.name)),
+                            kpis::search_text.eq(searchable(&kpi.name)),
                             kpis::created_at.eq(now),
                             kpis::updated_at.eq(now),
                         ))
                         .execute(conn)?;
                 }
                 for (position, appearance) in initiative.projects.iter().enumerate() {
-                    let project_id =
-                        *project_ids
-                            .get(appearance.project.as_str())
-                            .ok_or_else(|| {
-                                ApiError::Internal(format!(
-                                    "initiative {} names unknown project {}",
-                                    initiative.code, appearance.project
-                                ))
-                            })?;
+                    let project_id = *project_ids.get(appearance.project.as_str()).ok_or_else(|| {
+                        ApiError::Internal(format!(
+                            "initiative {} names unknown project {}",
+                            initiative.code, appearance.project
+                        ))
+                    })?;
                     diesel::insert_into(project_appearances::table)
                         .values((
                             project_appearances::project_id.eq(project_id),
                             project_appearances::initiative_id.eq(initiative_id),
                             project_appearances::position.eq(position as i32 + 1),
                             project_appearances::description.eq(&appearance.description),
-                            project_appearances::search_text
-                                .eq(fold_for_search(&appearance.description)),
+                            project_appearances::search_text.eq(searchable(&appearance.description)),
                         ))
                         .execute(conn)?;
                 }
@@ -261,10 +254,7 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
 
 /// Seeds the dataset only into a database that holds no plan at all: the first start of a new
 /// deployment. A database whose plans were edited or removed by staff is never re-seeded behind their back.
-pub fn seed_if_empty(
-    conn: &mut DbConnection,
-    dataset: &Dataset,
-) -> Result<Option<SeedOutcome>, ApiError> {
+pub fn seed_if_empty(conn: &mut DbConnection, dataset: &Dataset) -> Result<Option<SeedOutcome>, ApiError> {
     let plans: i64 = plans::table.count().get_result(conn)?;
     if plans > 0 {
         return Ok(None);

@@ -29,9 +29,7 @@ pub fn write_transaction<T>(
 
 /// When the data last changed (any write, on any instance).
 pub fn last_change(conn: &mut DbConnection) -> Result<NaiveDateTime, ApiError> {
-    Ok(data_version::table
-        .select(data_version::changed_at)
-        .first(conn)?)
+    Ok(data_version::table.select(data_version::changed_at).first(conn)?)
 }
 
 /// One audited write.
@@ -45,6 +43,13 @@ pub struct AuditEntry<'a> {
     pub before: Option<String>,
     pub after: Option<String>,
 }
+
+super::sortable!(
+    AUDIT_SORT,
+    sort_audit,
+    audit_log,
+    [id, occurred_at, subject, resource, record_id, operation]
+);
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Operation {
@@ -63,11 +68,7 @@ impl Operation {
     }
 }
 
-pub fn audit(
-    conn: &mut DbConnection,
-    entry: AuditEntry,
-    at: NaiveDateTime,
-) -> Result<(), ApiError> {
+pub fn audit(conn: &mut DbConnection, entry: AuditEntry, at: NaiveDateTime) -> Result<(), ApiError> {
     diesel::insert_into(audit_log::table)
         .values((
             audit_log::occurred_at.eq(at),
@@ -128,26 +129,18 @@ fn filtered_audit(filter: &AuditFilter) -> audit_log::BoxedQuery<'static, super:
     query
 }
 
-pub fn list_audit(
-    conn: &mut DbConnection,
-    filter: &AuditFilter,
-    page: Page,
-) -> Result<Listing<AuditRow>, ApiError> {
+pub fn list_audit(conn: &mut DbConnection, filter: &AuditFilter, page: Page) -> Result<Listing<AuditRow>, ApiError> {
     Ok(super::load_page!(
         conn,
         filtered_audit(filter),
         AuditRow,
-        audit_log::id,
+        sort_audit,
         page
     ))
 }
 
 /// The public change feed: what changed after `since`, oldest first, without who changed it.
-pub fn changes_since(
-    conn: &mut DbConnection,
-    since: i64,
-    limit: i64,
-) -> Result<Vec<AuditRow>, ApiError> {
+pub fn changes_since(conn: &mut DbConnection, since: i64, limit: i64) -> Result<Vec<AuditRow>, ApiError> {
     Ok(audit_log::table
         .filter(audit_log::id.gt(since))
         .order(audit_log::id)
@@ -201,11 +194,7 @@ pub fn record_issued_token(conn: &mut DbConnection, token: &TokenRow) -> Result<
 
 /// Revokes a `jti`, also one this service never issued (a token of the identity provider).
 /// Returns false when it was already revoked.
-pub fn revoke_token(
-    conn: &mut DbConnection,
-    jti: &str,
-    at: NaiveDateTime,
-) -> Result<bool, ApiError> {
+pub fn revoke_token(conn: &mut DbConnection, jti: &str, at: NaiveDateTime) -> Result<bool, ApiError> {
     conn.transaction(|conn| {
         let known: Option<TokenRow> = api_tokens::table
             .find(jti)

@@ -39,9 +39,7 @@ fn escape(text: &str) -> String {
 fn tick(value: f64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
-    let (sign, digits) = text
-        .strip_prefix('-')
-        .map_or(("", text), |rest| ("-", rest));
+    let (sign, digits) = text.strip_prefix('-').map_or(("", text), |rest| ("-", rest));
     let (whole, fraction) = digits
         .split_once('.')
         .map_or((digits, None), |(whole, fraction)| (whole, Some(fraction)));
@@ -63,10 +61,7 @@ fn nice_axis(low: f64, high: f64) -> (f64, f64, f64) {
     let (low, high) = if high > low {
         (low, high)
     } else {
-        (
-            low - low.abs().max(1.0) * 0.1,
-            high + high.abs().max(1.0) * 0.1,
-        )
+        (low - low.abs().max(1.0) * 0.1, high + high.abs().max(1.0) * 0.1)
     };
     let rough = (high - low) / 4.0;
     let magnitude = 10f64.powf(rough.log10().floor());
@@ -75,11 +70,7 @@ fn nice_axis(low: f64, high: f64) -> (f64, f64, f64) {
         .map(|factor| factor * magnitude)
         .find(|step| *step >= rough)
         .unwrap_or(10.0 * magnitude);
-    (
-        (low / step).floor() * step,
-        (high / step).ceil() * step,
-        step,
-    )
+    ((low / step).floor() * step, (high / step).ceil() * step, step)
 }
 
 pub fn line_chart(series: &Series) -> String {
@@ -197,12 +188,7 @@ pub fn line_chart(series: &Series) -> String {
             .iter()
             .enumerate()
             .map(|(index, (year, value))| {
-                format!(
-                    "{}{:.1} {:.1}",
-                    if index == 0 { "M" } else { "L" },
-                    x(*year),
-                    y(*value)
-                )
+                format!("{}{:.1} {:.1}", if index == 0 { "M" } else { "L" }, x(*year), y(*value))
             })
             .collect();
         let _ = write!(
@@ -260,16 +246,10 @@ mod tests {
         assert!(svg.contains("国内友好都市との交流活動件数 &lt;&amp;&gt;"));
         assert!(!svg.contains("<&>"));
         assert!(svg.contains("(件)"));
-        assert!(
-            svg.contains(">2019<") && svg.contains(">令和元年度<") && svg.contains(">令和8年度<")
-        );
+        assert!(svg.contains(">2019<") && svg.contains(">令和元年度<") && svg.contains(">令和8年度<"));
         assert!(svg.contains("stroke-dasharray"));
         assert!(svg.contains("目標 30"));
-        assert_eq!(
-            svg.matches("<circle").count(),
-            3,
-            "baseline and two results"
-        );
+        assert_eq!(svg.matches("<circle").count(), 3, "baseline and two results");
     }
 
     #[test]
@@ -286,11 +266,7 @@ mod tests {
         assert_eq!(nice_axis(22.0, 30.0), (22.0, 30.0, 2.0));
         assert_eq!(nice_axis(531.0, 1259.0), (400.0, 1400.0, 200.0));
         let (low, high, step) = nice_axis(98.81, 99.10);
-        assert!(
-            (step - 0.1).abs() < 1e-9
-                && (low - 98.8).abs() < 1e-9
-                && (99.1..=99.2 + 1e-9).contains(&high)
-        );
+        assert!((step - 0.1).abs() < 1e-9 && (low - 98.8).abs() < 1e-9 && (99.1..=99.2 + 1e-9).contains(&high));
         let (low, high, _) = nice_axis(8.0, 8.0);
         assert!(low < 8.0 && high > 8.0);
     }

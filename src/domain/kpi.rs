@@ -65,10 +65,7 @@ pub fn direction(baseline: Option<&str>, target: Option<&str>) -> Direction {
 pub fn decimal_value(text: &str) -> Option<serde_json::Number> {
     match text.parse::<i64>() {
         Ok(integer) => Some(integer.into()),
-        Err(_) => text
-            .parse::<f64>()
-            .ok()
-            .and_then(serde_json::Number::from_f64),
+        Err(_) => text.parse::<f64>().ok().and_then(serde_json::Number::from_f64),
     }
 }
 
@@ -100,9 +97,6 @@ mod tests {
             let parsed_direction = text.parse::<Direction>().map(Direction::as_str);
             assert!(parsed_year == Ok(*text) || parsed_direction == Ok(*text));
         }
-        assert!("yearly"
-            .parse::<YearType>()
-            .unwrap_err()
-            .contains("fiscal, calendar"));
+        assert!("yearly".parse::<YearType>().unwrap_err().contains("fiscal, calendar"));
     }
 }

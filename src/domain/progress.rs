@@ -27,6 +27,20 @@ pub enum Status {
     NotMeasurable,
 }
 
+impl std::str::FromStr for Status {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == text)
+            .ok_or_else(|| {
+                let names: Vec<&str> = Status::ALL.iter().map(|status| status.as_str()).collect();
+                format!("`{text}` is not one of: {}", names.join(", "))
+            })
+    }
+}
+
 impl Status {
     pub const ALL: [Status; 5] = [
         Status::Achieved,
@@ -116,9 +130,7 @@ fn achievement(plan: &Plan, result: f64) -> Option<f64> {
                 None
             }
         }
-        (_, Some(baseline)) if target != baseline => {
-            Some((result - baseline) / (target - baseline))
-        }
+        (_, Some(baseline)) if target != baseline => Some((result - baseline) / (target - baseline)),
         (_, Some(_)) => Some(if result >= target { 1.0 } else { 0.0 }),
     }
 }
@@ -149,18 +161,13 @@ pub struct GradeStep {
 
 /// The grades a city gives by default: A (target met), B (80 % or more), C (50 % or more), D.
 pub fn default_scheme() -> Vec<GradeStep> {
-    [
-        ("A", Some(1.0)),
-        ("B", Some(0.8)),
-        ("C", Some(0.5)),
-        ("D", None),
-    ]
-    .into_iter()
-    .map(|(grade, min)| GradeStep {
-        grade: grade.into(),
-        min,
-    })
-    .collect()
+    [("A", Some(1.0)), ("B", Some(0.8)), ("C", Some(0.5)), ("D", None)]
+        .into_iter()
+        .map(|(grade, min)| GradeStep {
+            grade: grade.into(),
+            min,
+        })
+        .collect()
 }
 
 /// The grade of an achievement rate: the first step whose threshold it reaches.
@@ -178,9 +185,7 @@ pub fn scheme_problem(scheme: &[GradeStep]) -> Option<String> {
         return Some("must have 1 to 10 grades".into());
     }
     if scheme.last().is_some_and(|step| step.min.is_some()) {
-        return Some(
-            "the last grade must have `min: null`, so that every achievement gets a grade".into(),
-        );
+        return Some("the last grade must have `min: null`, so that every achievement gets a grade".into());
     }
     let mut previous = f64::INFINITY;
     for (index, step) in scheme.iter().enumerate() {
@@ -190,10 +195,7 @@ pub fn scheme_problem(scheme: &[GradeStep]) -> Option<String> {
                 "grade {index} must be 1 to 10 characters without surrounding spaces"
             ));
         }
-        if scheme[..index]
-            .iter()
-            .any(|other| other.grade == step.grade)
-        {
+        if scheme[..index].iter().any(|other| other.grade == step.grade) {
             return Some(format!("grade `{}` appears twice", step.grade));
         }
         if let Some(min) = step.min {
@@ -268,10 +270,7 @@ mod tests {
             }
         );
         let worse = compute(&kpi, value(2022, 1300.0));
-        assert_eq!(
-            (worse.achievement, worse.status),
-            (Some(-0.0563), Status::Behind)
-        );
+        assert_eq!((worse.achievement, worse.status), (Some(-0.0563), Status::Behind));
         assert_eq!(compute(&kpi, value(2026, 500.0)).status, Status::Achieved);
     }
 
@@ -325,10 +324,7 @@ mod tests {
         let kpi = plan(Direction::Increase, Some(22.0), 30.0, (2019, 2026));
         assert_eq!(compute(&kpi, None).status, Status::NoData);
         let skipped = compute(&kpi, Some(Latest::NotMeasurable { year: 2021 }));
-        assert_eq!(
-            (skipped.achievement, skipped.status),
-            (None, Status::NotMeasurable)
-        );
+        assert_eq!((skipped.achievement, skipped.status), (None, Status::NotMeasurable));
     }
 
     #[test]
@@ -364,9 +360,7 @@ mod tests {
             min,
         };
         assert!(scheme_problem(&[]).is_some());
-        assert!(scheme_problem(&[step("A", Some(1.0))])
-            .unwrap()
-            .contains("last grade"));
+        assert!(scheme_problem(&[step("A", Some(1.0))]).unwrap().contains("last grade"));
         assert!(
             scheme_problem(&[step("A", Some(0.5)), step("B", Some(0.8)), step("C", None)])
                 .unwrap()

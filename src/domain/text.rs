@@ -19,6 +19,211 @@ fn katakana_to_hiragana(c: char) -> char {
     }
 }
 
+/// What is stored to search in: the folded text, and where it has words in Latin letters (AYUCO,
+/// Wi-Fi), the same text with those words read as kana, so that ｱﾕｺ and あゆこ find AYUCO too.
+/// The two are joined by a control character, which a query can never contain.
+pub fn searchable(text: &str) -> String {
+    let folded = fold_for_search(text);
+    let reading = read_latin_as_kana(&folded);
+    if reading == folded {
+        folded
+    } else {
+        format!("{folded}\u{1f}{reading}")
+    }
+}
+
+/// Replaces each run of two or more ASCII letters by its kana reading (romaji, with c read as
+/// k or s); letters without a reading stay as they are.
+fn read_latin_as_kana(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut index = 0;
+    while index < chars.len() {
+        if !chars[index].is_ascii_lowercase() {
+            out.push(chars[index]);
+            index += 1;
+            continue;
+        }
+        let start = index;
+        while index < chars.len() && chars[index].is_ascii_lowercase() {
+            index += 1;
+        }
+        let word: String = chars[start..index].iter().collect();
+        if word.len() >= 2 {
+            out.push_str(&romaji_to_hiragana(&word));
+        } else {
+            out.push_str(&word);
+        }
+    }
+    out
+}
+
+/// Syllables by spelling, longest first where spellings share a prefix.
+const SYLLABLES: &[(&str, &str)] = &[
+    ("kya", "きゃ"),
+    ("kyu", "きゅ"),
+    ("kyo", "きょ"),
+    ("sha", "しゃ"),
+    ("shi", "し"),
+    ("shu", "しゅ"),
+    ("sho", "しょ"),
+    ("cha", "ちゃ"),
+    ("chi", "ち"),
+    ("chu", "ちゅ"),
+    ("cho", "ちょ"),
+    ("tsu", "つ"),
+    ("nya", "にゃ"),
+    ("nyu", "にゅ"),
+    ("nyo", "にょ"),
+    ("hya", "ひゃ"),
+    ("hyu", "ひゅ"),
+    ("hyo", "ひょ"),
+    ("mya", "みゃ"),
+    ("myu", "みゅ"),
+    ("myo", "みょ"),
+    ("rya", "りゃ"),
+    ("ryu", "りゅ"),
+    ("ryo", "りょ"),
+    ("gya", "ぎゃ"),
+    ("gyu", "ぎゅ"),
+    ("gyo", "ぎょ"),
+    ("bya", "びゃ"),
+    ("byu", "びゅ"),
+    ("byo", "びょ"),
+    ("pya", "ぴゃ"),
+    ("pyu", "ぴゅ"),
+    ("pyo", "ぴょ"),
+    ("ja", "じゃ"),
+    ("ji", "じ"),
+    ("ju", "じゅ"),
+    ("je", "じぇ"),
+    ("jo", "じょ"),
+    ("fa", "ふぁ"),
+    ("fi", "ふぃ"),
+    ("fu", "ふ"),
+    ("fe", "ふぇ"),
+    ("fo", "ふぉ"),
+    ("ka", "か"),
+    ("ki", "き"),
+    ("ku", "く"),
+    ("ke", "け"),
+    ("ko", "こ"),
+    ("ca", "か"),
+    ("ci", "し"),
+    ("cu", "く"),
+    ("ce", "せ"),
+    ("co", "こ"),
+    ("ga", "が"),
+    ("gi", "ぎ"),
+    ("gu", "ぐ"),
+    ("ge", "げ"),
+    ("go", "ご"),
+    ("sa", "さ"),
+    ("si", "し"),
+    ("su", "す"),
+    ("se", "せ"),
+    ("so", "そ"),
+    ("za", "ざ"),
+    ("zi", "じ"),
+    ("zu", "ず"),
+    ("ze", "ぜ"),
+    ("zo", "ぞ"),
+    ("ta", "た"),
+    ("ti", "ち"),
+    ("tu", "つ"),
+    ("te", "て"),
+    ("to", "と"),
+    ("da", "だ"),
+    ("di", "ぢ"),
+    ("du", "づ"),
+    ("de", "で"),
+    ("do", "ど"),
+    ("na", "な"),
+    ("ni", "に"),
+    ("nu", "ぬ"),
+    ("ne", "ね"),
+    ("no", "の"),
+    ("ha", "は"),
+    ("hi", "ひ"),
+    ("hu", "ふ"),
+    ("he", "へ"),
+    ("ho", "ほ"),
+    ("ba", "ば"),
+    ("bi", "び"),
+    ("bu", "ぶ"),
+    ("be", "べ"),
+    ("bo", "ぼ"),
+    ("pa", "ぱ"),
+    ("pi", "ぴ"),
+    ("pu", "ぷ"),
+    ("pe", "ぺ"),
+    ("po", "ぽ"),
+    ("ma", "ま"),
+    ("mi", "み"),
+    ("mu", "む"),
+    ("me", "め"),
+    ("mo", "も"),
+    ("ya", "や"),
+    ("yu", "ゆ"),
+    ("yo", "よ"),
+    ("ra", "ら"),
+    ("ri", "り"),
+    ("ru", "る"),
+    ("re", "れ"),
+    ("ro", "ろ"),
+    ("la", "ら"),
+    ("li", "り"),
+    ("lu", "る"),
+    ("le", "れ"),
+    ("lo", "ろ"),
+    ("wa", "わ"),
+    ("wi", "うぃ"),
+    ("we", "うぇ"),
+    ("wo", "を"),
+    ("va", "ゔぁ"),
+    ("vi", "ゔぃ"),
+    ("vu", "ゔ"),
+    ("ve", "ゔぇ"),
+    ("vo", "ゔぉ"),
+    ("a", "あ"),
+    ("i", "い"),
+    ("u", "う"),
+    ("e", "え"),
+    ("o", "お"),
+];
+
+fn romaji_to_hiragana(word: &str) -> String {
+    let mut out = String::new();
+    let mut rest = word;
+    while !rest.is_empty() {
+        let bytes = rest.as_bytes();
+        // A doubled consonant is a small っ: "kitte", "cappa".
+        if bytes.len() >= 2 && bytes[0] == bytes[1] && !b"aiueon".contains(&bytes[0]) {
+            out.push('っ');
+            rest = &rest[1..];
+            continue;
+        }
+        if bytes[0] == b'n' && (bytes.len() == 1 || !b"aiueoy".contains(&bytes[1])) {
+            out.push('ん');
+            // "nn" is one ん, unless a vowel follows: "konnichiwa" is こ・ん・に・ち・わ.
+            let doubled = bytes.get(1) == Some(&b'n') && bytes.get(2).is_none_or(|next| !b"aiueoy".contains(next));
+            rest = if doubled { &rest[2..] } else { &rest[1..] };
+            continue;
+        }
+        match SYLLABLES.iter().find(|(spelling, _)| rest.starts_with(spelling)) {
+            Some((spelling, kana)) => {
+                out.push_str(kana);
+                rest = &rest[spelling.len()..];
+            }
+            None => {
+                out.push_str(&rest[..1]);
+                rest = &rest[1..];
+            }
+        }
+    }
+    out
+}
+
 /// Escapes `%`, `_` and the escape character itself, for a LIKE pattern with `ESCAPE '\'`.
 pub fn like_contains(folded: &str) -> String {
     let mut pattern = String::with_capacity(folded.len() + 2);
@@ -48,6 +253,22 @@ mod tests {
     fn katakana_and_hiragana_meet() {
         assert_eq!(fold_for_search("ハザード"), fold_for_search("はざーど"));
         assert!(fold_for_search("オールハザードマップ").contains(&fold_for_search("ﾊｻﾞｰﾄﾞ")));
+    }
+
+    #[test]
+    fn latin_words_are_also_read_as_kana() {
+        let stored = searchable("子育てパスポートAYUCOカード取得率");
+        for query in ["ｱﾕｺ", "アユコ", "あゆこ", "AYUCO", "ａｙｕｃｏ", "ayuco", "ぱすぽーと"] {
+            assert!(stored.contains(&fold_for_search(query)), "{query} in {stored}");
+        }
+        assert_eq!(romaji_to_hiragana("kitte"), "きって");
+        assert_eq!(romaji_to_hiragana("shinbun"), "しんぶん");
+        assert_eq!(romaji_to_hiragana("konnichiwa"), "こんにちわ");
+        assert_eq!(
+            searchable("ハザードマップ"),
+            "はざーどまっぷ",
+            "nothing to read, nothing added"
+        );
     }
 
     #[test]

@@ -31,10 +31,7 @@ impl Checks {
             self.fail(field, "must not be blank");
         } else if value.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
-        } else if value
-            .chars()
-            .any(|c| c.is_control() && !(allow_newlines && c == '\n'))
-        {
+        } else if value.chars().any(|c| c.is_control() && !(allow_newlines && c == '\n')) {
             self.fail(field, "must not contain control characters");
         } else if value.trim() != value {
             self.fail(field, "must not start or end with whitespace");
@@ -60,14 +57,9 @@ impl Checks {
     pub fn decimal(&mut self, field: &str, value: &str) {
         let digits = value.strip_prefix('-').unwrap_or(value);
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
-        let is_digits = |part: &str| {
-            !part.is_empty() && part.len() <= 18 && part.bytes().all(|b| b.is_ascii_digit())
-        };
+        let is_digits = |part: &str| !part.is_empty() && part.len() <= 18 && part.bytes().all(|b| b.is_ascii_digit());
         if !(is_digits(whole) && is_digits(fraction)) {
-            self.fail(
-                field,
-                "must be a decimal number written as a string, like \"99.10\"",
-            );
+            self.fail(field, "must be a decimal number written as a string, like \"99.10\"");
         }
     }
 

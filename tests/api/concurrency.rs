@@ -27,10 +27,7 @@ async fn race_on_one_record(apps: &[TestApp]) {
     });
     let outcomes = futures_util::future::join_all(editors).await;
 
-    let winners: Vec<_> = outcomes
-        .iter()
-        .filter(|(status, _)| *status == 200)
-        .collect();
+    let winners: Vec<_> = outcomes.iter().filter(|(status, _)| *status == 200).collect();
     let refused = outcomes.iter().filter(|(status, _)| *status == 412).count();
     assert_eq!(winners.len(), 1, "exactly one editor wins: {outcomes:?}");
     assert_eq!(
@@ -40,10 +37,7 @@ async fn race_on_one_record(apps: &[TestApp]) {
     );
 
     let after = apps[apps.len() - 1].json(&item).await;
-    assert_eq!(
-        after["target"]["value_text"],
-        winners[0].1["target"]["value"]
-    );
+    assert_eq!(after["target"]["value_text"], winners[0].1["target"]["value"]);
     assert_eq!(after["version"], kpi["version"].as_i64().unwrap() + 1);
 
     let history = apps[0]

@@ -26,11 +26,7 @@ async fn record(app: &TestApp, kpi: i64, year: i32, value: &str) {
             Some(&json!({"value": value})),
         )
         .await;
-    assert!(
-        response.status().is_success(),
-        "PUT {path}: {}",
-        response.status()
-    );
+    assert!(response.status().is_success(), "PUT {path}: {}", response.status());
 }
 
 on_both_backends! {

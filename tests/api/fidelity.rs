@@ -86,18 +86,9 @@ struct ProjectRow {
 impl Kpi {
     /// The baseline and target: the earlier year is the baseline, whatever order the cells are in.
     fn baseline_and_target(&self) -> (&Reading, &Reading) {
-        assert_eq!(
-            self.readings.len(),
-            2,
-            "KPI {}: two values in the source",
-            self.name
-        );
+        assert_eq!(self.readings.len(), 2, "KPI {}: two values in the source", self.name);
         let (a, b) = (&self.readings[0], &self.readings[1]);
-        assert_ne!(
-            a.year, b.year,
-            "KPI {}: baseline and target years differ",
-            self.name
-        );
+        assert_ne!(a.year, b.year, "KPI {}: baseline and target years differ", self.name);
         if a.year < b.year {
             (a, b)
         } else {
@@ -180,9 +171,7 @@ fn squeeze(text: &str) -> String {
             }
             let before = out.chars().last();
             let after = chars.peek().copied();
-            if before.is_some_and(|b| b.is_ascii_alphanumeric())
-                && after.is_some_and(|a| a.is_ascii_alphanumeric())
-            {
+            if before.is_some_and(|b| b.is_ascii_alphanumeric()) && after.is_some_and(|a| a.is_ascii_alphanumeric()) {
                 out.push(' ');
             }
         } else {
@@ -231,10 +220,8 @@ fn parse(text: String) -> Source {
     let goal_re = Regex::new(r"^基本目標\s*(\d+)\s*\((.+)\)$").unwrap();
     let numbered_re = Regex::new(r"^(\d+)\s*(.+)$").unwrap();
     let circled_re = Regex::new(r"^([①-⑳])\s*(.+)$").unwrap();
-    let value_re = Regex::new(
-        r"^(—|\d[\d,]*(?:\.\d+)?)\s*([^(]*?)\s*\((令和\s*(元|\d+)\s*\((\d{4})\)\s*(年度|年))\)$",
-    )
-    .unwrap();
+    let value_re =
+        Regex::new(r"^(—|\d[\d,]*(?:\.\d+)?)\s*([^(]*?)\s*\((令和\s*(元|\d+)\s*\((\d{4})\)\s*(年度|年))\)$").unwrap();
     let account_re = Regex::new(r"^(.*?)\s*【([^【】]+)】$").unwrap();
 
     let mut goals: Vec<Goal> = Vec::new();
@@ -294,9 +281,7 @@ fn parse(text: String) -> Source {
         }
         if head == "主な取組" {
             assert_eq!(cells.len(), 2, "line {line_no}: initiative line");
-            let initiative = circled_re
-                .captures(cells[1])
-                .expect("initiative with a circled number");
+            let initiative = circled_re.captures(cells[1]).expect("initiative with a circled number");
             let number = initiative[1].chars().next().unwrap() as u32 - '①' as u32 + 1;
             let measure = &measures.last().unwrap().code;
             let previous = initiatives
@@ -318,10 +303,7 @@ fn parse(text: String) -> Source {
             section = Section::Heading;
             continue;
         }
-        if cells
-            .iter()
-            .any(|cell| cell.starts_with("重要業績評価指標"))
-        {
+        if cells.iter().any(|cell| cell.starts_with("重要業績評価指標")) {
             section = Section::Kpis;
             continue;
         }
@@ -355,30 +337,19 @@ fn parse(text: String) -> Source {
                                 value[4].parse().unwrap()
                             };
                             let year: i64 = value[5].parse().unwrap();
-                            assert_eq!(
-                                2018 + era,
-                                year,
-                                "line {line_no}: 令和 year matches {year}"
-                            );
+                            assert_eq!(2018 + era, year, "line {line_no}: 令和 year matches {year}");
                             readings.push(Reading {
                                 value_text: (&value[1] != "—").then(|| value[1].replace(',', "")),
                                 unit: squeeze(&value[2]),
                                 year,
-                                year_type: if &value[6] == "年度" {
-                                    "fiscal"
-                                } else {
-                                    "calendar"
-                                },
+                                year_type: if &value[6] == "年度" { "fiscal" } else { "calendar" },
                                 label: squeeze(&value[3]),
                             });
                         }
                         None => names.push(clean(cell)),
                     }
                 }
-                assert!(
-                    names.len() <= 1,
-                    "line {line_no}: one KPI per line, found {names:?}"
-                );
+                assert!(names.len() <= 1, "line {line_no}: one KPI per line, found {names:?}");
                 if let Some(name) = names.pop() {
                     initiative.kpis.push(Kpi {
                         name,
@@ -435,9 +406,7 @@ fn parse(text: String) -> Source {
 // ---------------------------------------------------------------------------------------------
 
 fn string<'a>(value: &'a Value, what: &str) -> &'a str {
-    value
-        .as_str()
-        .unwrap_or_else(|| panic!("{what} is a string: {value}"))
+    value.as_str().unwrap_or_else(|| panic!("{what} is a string: {value}"))
 }
 
 /// The one item of a collection with this code.
@@ -488,11 +457,7 @@ async fn expected(app: &TestApp) -> Source {
             (["appearance", initiative_code, project], "description") => {
                 let project = by_code(app, "projects", project).await;
                 let name = string(&project["name"], "project name");
-                for initiative in source
-                    .initiatives
-                    .iter_mut()
-                    .filter(|i| i.code == *initiative_code)
-                {
+                for initiative in source.initiatives.iter_mut().filter(|i| i.code == *initiative_code) {
                     for row in initiative.rows.iter_mut().filter(|row| row.name == name) {
                         if row.description.contains(published) {
                             row.description = row.description.replace(published, normalised);
@@ -501,9 +466,7 @@ async fn expected(app: &TestApp) -> Source {
                     }
                 }
             }
-            _ => panic!(
-                "correction of {record} {field}: this test does not know such a record; extend it"
-            ),
+            _ => panic!("correction of {record} {field}: this test does not know such a record; extend it"),
         }
         assert!(
             changed > 0,
@@ -806,29 +769,17 @@ on_both_backends! {
 /// The parser itself, on the document's known quirks (no server needed).
 #[test]
 fn the_parser_handles_the_documents_artefacts() {
-    assert_eq!(
-        squeeze("中町第2-2地区 周辺整備事業"),
-        "中町第2-2地区周辺整備事業"
-    );
-    assert_eq!(
-        squeeze("公衆無線LAN (Wi-Fi) を整備"),
-        "公衆無線LAN(Wi-Fi)を整備"
-    );
+    assert_eq!(squeeze("中町第2-2地区 周辺整備事業"), "中町第2-2地区周辺整備事業");
+    assert_eq!(squeeze("公衆無線LAN (Wi-Fi) を整備"), "公衆無線LAN(Wi-Fi)を整備");
     assert_eq!(
         squeeze("幹線道路 (1・2 級市道) 等の整備延長 (累計)"),
         "幹線道路(1・2級市道)等の整備延長(累計)"
     );
     assert_eq!(squeeze("m ² /人"), "m²/人");
     assert_eq!(clean("<p>A。</p> <p>また、B。</p>"), "A。\nまた、B。");
+    assert_eq!(clean("行います。 また、行います。"), "行います。\nまた、行います。");
     assert_eq!(
-        clean("行います。 また、行います。"),
-        "行います。\nまた、行います。"
-    );
-    assert_eq!(
-        divisions(
-            "<p>健康長寿推進課 (市民健康部)</p> <p>健康づくり課 (市民健康部)</p>",
-            0
-        ),
+        divisions("<p>健康長寿推進課 (市民健康部)</p> <p>健康づくり課 (市民健康部)</p>", 0),
         [
             ("健康長寿推進課".to_string(), "市民健康部".to_string()),
             ("健康づくり課".into(), "市民健康部".into())
@@ -847,20 +798,11 @@ fn the_parser_handles_the_documents_artefacts() {
     assert_eq!(kpis.len(), 45);
     let pedestrians = &source.initiative("1-2-1").kpis[0];
     let (baseline, target) = pedestrians.baseline_and_target();
-    assert_eq!(
-        (baseline.value_text.as_deref(), baseline.year),
-        (Some("109836"), 2019)
-    );
-    assert_eq!(
-        (target.value_text.as_deref(), target.year),
-        (Some("112500"), 2026)
-    );
+    assert_eq!((baseline.value_text.as_deref(), baseline.year), (Some("109836"), 2019));
+    assert_eq!((target.value_text.as_deref(), target.year), (Some("112500"), 2026));
     let health = &source.initiative("4-1-1").kpis;
     assert_eq!(health.len(), 2);
-    assert_eq!(
-        health[1].baseline_and_target().1.value_text.as_deref(),
-        Some("93.5")
-    );
+    assert_eq!(health[1].baseline_and_target().1.value_text.as_deref(), Some("93.5"));
     let parks = &source.initiative("4-3-3").kpis[0];
     assert_eq!(parks.unit(), "m²/人");
     let reform = &source.initiative("4-4-1").kpis[0];

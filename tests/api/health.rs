@@ -20,10 +20,7 @@ async fn an_unreachable_database_is_a_503_not_a_crash() {
     let app = spawn_app_on("postgres://postgres@127.0.0.1:9/none?connect_timeout=1").await;
     assert_eq!(app.json("/healthz").await["status"], "ok");
     let problem = assert_problem(app.get("/readyz").await, 503).await;
-    assert!(
-        problem["detail"].as_str().unwrap().contains("unavailable"),
-        "{problem}"
-    );
+    assert!(problem["detail"].as_str().unwrap().contains("unavailable"), "{problem}");
     let response = app.get("/api/v1/goals").await;
     assert_eq!(response.headers()["retry-after"], "5");
     assert_problem(response, 503).await;

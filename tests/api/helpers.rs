@@ -56,11 +56,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .send()
-            .await
-            .expect("request sent")
+        self.client.get(self.url(path)).send().await.expect("request sent")
     }
 
     /// GETs a path that must answer 200 with JSON.
@@ -78,10 +74,7 @@ impl TestApp {
         let mut items = Vec::new();
         loop {
             let page = self
-                .json(&format!(
-                    "{collection}{separator}limit=500&offset={}",
-                    items.len()
-                ))
+                .json(&format!("{collection}{separator}limit=500&offset={}", items.len()))
                 .await;
             let batch = page["items"].as_array().expect("items").clone();
             let total = page["total"].as_u64().expect("total") as usize;
@@ -95,9 +88,7 @@ impl TestApp {
 
 /// The Postgres server tests may create databases on.
 pub fn postgres_server_url() -> Option<String> {
-    std::env::var("TEST_POSTGRES_URL")
-        .ok()
-        .filter(|url| !url.is_empty())
+    std::env::var("TEST_POSTGRES_URL").ok().filter(|url| !url.is_empty())
 }
 
 /// The app over this run's shared, seeded database of the backend (for tests that only read).
@@ -183,13 +174,11 @@ fn remove_stale(dir: &std::path::Path) {
                 #[diesel(sql_type = diesel::sql_types::Text)]
                 datname: String,
             }
-            let mut conn =
-                diesel::PgConnection::establish(&server).expect("TEST_POSTGRES_URL reachable");
-            let names: Vec<Name> = diesel::sql_query(
-                "SELECT datname FROM pg_database WHERE datname LIKE 'strategy\\_test\\_%'",
-            )
-            .load(&mut conn)
-            .unwrap_or_default();
+            let mut conn = diesel::PgConnection::establish(&server).expect("TEST_POSTGRES_URL reachable");
+            let names: Vec<Name> =
+                diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE 'strategy\\_test\\_%'")
+                    .load(&mut conn)
+                    .unwrap_or_default();
             for Name { datname } in names {
                 let pid = datname
                     .trim_start_matches("strategy_test_")
@@ -197,10 +186,7 @@ fn remove_stale(dir: &std::path::Path) {
                     .next()
                     .unwrap_or("");
                 if !alive(pid) {
-                    admin(
-                        &server,
-                        &format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"),
-                    );
+                    admin(&server, &format!("DROP DATABASE IF EXISTS {datname} WITH (FORCE)"));
                 }
             }
         }
@@ -233,11 +219,7 @@ pub fn claims(scopes: &[&str], dept: Option<i64>) -> Value {
 
 fn uuid_like() -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::SeqCst)
-    )
+    format!("{}-{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
 }
 
 /// A token with these claims, signed HS256 with `secret`.
@@ -288,10 +270,7 @@ impl TestApp {
 
 /// The app on a given database URL, on a random port, with writes enabled.
 pub async fn spawn_app_on(database_url: &str) -> TestApp {
-    spawn_configured(database_url, |config| {
-        config.jwt_secret = Some(TEST_SECRET.into())
-    })
-    .await
+    spawn_configured(database_url, |config| config.jwt_secret = Some(TEST_SECRET.into())).await
 }
 
 /// The app with no signing key: read-only.
@@ -308,11 +287,7 @@ async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Config)) 
     config.jwt_secret = None;
     config.jwt_public_key_file = None;
     adjust(&mut config);
-    let database = Database::new(
-        &config.database_url,
-        config.pool_size,
-        config.pool_timeout(),
-    );
+    let database = Database::new(&config.database_url, config.pool_size, config.pool_timeout());
     let application = Application::build(&config, database).expect("application builds");
     let address = format!("http://127.0.0.1:{}", application.port());
     tokio::spawn(application.run_until_stopped());
@@ -334,9 +309,6 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     assert_eq!(content_type, "application/problem+json");
     let body: Value = response.json().await.expect("problem body is JSON");
     assert_eq!(body["status"], status);
-    assert!(
-        body["title"].is_string() && body["detail"].is_string(),
-        "{body}"
-    );
+    assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
 }

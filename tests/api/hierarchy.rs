@@ -3,10 +3,7 @@ use serde_json::Value;
 use crate::helpers::{assert_problem, spawn_app};
 
 fn codes(items: &[Value]) -> Vec<&str> {
-    items
-        .iter()
-        .map(|item| item["code"].as_str().unwrap())
-        .collect()
+    items.iter().map(|item| item["code"].as_str().unwrap()).collect()
 }
 
 on_both_backends! {

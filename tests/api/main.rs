@@ -13,6 +13,7 @@ mod health;
 mod hierarchy;
 mod kpis;
 mod openapi;
+mod opendata;
 mod paging;
 mod plans;
 mod progress;

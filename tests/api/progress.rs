@@ -40,14 +40,8 @@ async fn put(
     if_match: Option<&str>,
     body: &Value,
 ) -> Response {
-    app.send(
-        Method::PUT,
-        &result_path(kpi, year),
-        token,
-        if_match,
-        Some(body),
-    )
-    .await
+    app.send(Method::PUT, &result_path(kpi, year), token, if_match, Some(body))
+        .await
 }
 
 /// Records one year's result with `kpis:write`, under the current ETag when the year already has
@@ -71,12 +65,9 @@ async fn record(app: &TestApp, kpi: i64, year: i32, body: Value) -> Value {
         assert_eq!(headers["location"], path.as_str());
     }
     let written: Value = serde_json::from_str(&text).unwrap();
-    assert_eq!(
-        written,
-        app.json(&path).await,
-        "the PUT body is what GET returns"
-    );
+    assert_eq!(written, app.json(&path).await, "the PUT body is what GET returns");
     let etag = headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with('"'), "a strong ETag: {etag}");
     assert_eq!(etag, app.etag(&path).await);
     assert_ne!(Some(etag), existing, "a write changes the ETag");
     written
@@ -87,9 +78,7 @@ async fn remove(app: &TestApp, kpi: i64, year: i32) {
     let path = result_path(kpi, year);
     let etag = app.etag(&path).await;
     let writer = token(&["kpis:write"], None);
-    let response = app
-        .send(Method::DELETE, &path, Some(&writer), Some(&etag), None)
-        .await;
+    let response = app.send(Method::DELETE, &path, Some(&writer), Some(&etag), None).await;
     assert_eq!(response.status(), 204, "DELETE {path}");
     assert_problem(app.get(&path).await, 404).await;
 }
@@ -106,10 +95,7 @@ async fn progress_of(app: &TestApp, kpi: i64) -> Value {
         ))
         .await;
     assert_eq!(listed["total"], 1, "{listed}");
-    assert_eq!(
-        listed["items"][0], view,
-        "GET /kpis?code= shows the same KPI"
-    );
+    assert_eq!(listed["items"][0], view, "GET /kpis?code= shows the same KPI");
     let initiative = app
         .json(&format!("/api/v1/initiatives/{}", view["initiative_id"]))
         .await;
@@ -127,14 +113,7 @@ async fn progress_of(app: &TestApp, kpi: i64) -> Value {
 }
 
 /// Progress with a measured latest result.
-fn measured(
-    year: i32,
-    value: Value,
-    text: &str,
-    rates: (f64, f64),
-    status: &str,
-    grade: &str,
-) -> Value {
+fn measured(year: i32, value: Value, text: &str, rates: (f64, f64), status: &str, grade: &str) -> Value {
     json!({
         "latest_year": year, "latest_value": value, "latest_value_text": text,
         "achievement": rates.0, "expected": rates.1, "status": status, "grade": grade,
@@ -149,10 +128,7 @@ async fn failing_fields(response: Response) -> Vec<String> {
         .unwrap_or_else(|| panic!("no errors: {problem}"))
         .iter()
         .map(|error| {
-            assert!(
-                error["message"].as_str().is_some_and(|m| !m.is_empty()),
-                "{problem}"
-            );
+            assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{problem}");
             error["field"].as_str().unwrap().to_string()
         })
         .collect();
@@ -167,9 +143,7 @@ async fn failing_fields(response: Response) -> Vec<String> {
 }
 
 async fn latest_cursor(app: &TestApp) -> i64 {
-    app.json("/api/v1/changes").await["latest_cursor"]
-        .as_i64()
-        .unwrap()
+    app.json("/api/v1/changes").await["latest_cursor"].as_i64().unwrap()
 }
 
 /// `(resource, id, operation)` of the feed after a cursor.
@@ -306,6 +280,7 @@ on_both_backends! {
             (json!({"value": ".5"}), "value"),
             (json!({"status": "not_measurable", "value": "26", "note": "調査未実施"}), "value"),
             (json!({"status": "not_measurable"}), "note"),
+            (json!({"status": "not_measurable", "note": "  "}), "note"),
             (json!({"value": "26", "colour": "red"}), "colour"),
             (json!({"value": "26", "year": 2023}), "year"),
             (json!({"value": "26", "note": long_note}), "note"),
@@ -362,7 +337,7 @@ on_both_backends! {
         let kpi_path = format!("/api/v1/kpis/{kpi}");
         let etag = app.etag(&kpi_path).await;
         let problem = assert_problem(app.send(Method::DELETE, &kpi_path, Some(&writer), Some(&etag), None).await, 409).await;
-        assert!(problem["detail"].as_str().unwrap().contains("4 yearly results"), "{problem}");
+        assert!(problem["detail"].as_str().unwrap().contains("yearly results"), "{problem}");
         app.json(&kpi_path).await;
         for year in [2019, 2020, 2022, 2026] {
             remove(&app, kpi, year).await;
@@ -598,8 +573,7 @@ fn fixture() -> Dataset {
             "target": {"value": target, "year": 2026, "year_type": year_type},
         })
     };
-    let appearance =
-        |project: &str| json!({"project": project, "description": format!("{project}の説明")});
+    let appearance = |project: &str| json!({"project": project, "description": format!("{project}の説明")});
     let text = json!({
         "plan": {
             "code": "fixture", "name": "テスト戦略", "document_title": "テスト戦略 KPI一覧",

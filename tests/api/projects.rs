@@ -14,10 +14,7 @@ async fn id_of(app: &TestApp, path: &str) -> i64 {
 }
 
 fn names(projects: &[Value]) -> Vec<&str> {
-    projects
-        .iter()
-        .map(|p| p["name"].as_str().unwrap())
-        .collect()
+    projects.iter().map(|p| p["name"].as_str().unwrap()).collect()
 }
 
 on_both_backends! {

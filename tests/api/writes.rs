@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 use strategy_api::db::{self, Database};
 
 use crate::helpers::{
-    assert_problem, claims, seeded_database, sign, spawn_app_on, spawn_read_only_app_on, token,
-    TestApp, TEST_SECRET,
+    assert_problem, claims, seeded_database, sign, spawn_app_on, spawn_read_only_app_on, token, TestApp, TEST_SECRET,
 };
 
 /// Every writable collection.
@@ -172,11 +171,7 @@ async fn create(app: &TestApp, collection: &str, token: &str, body: &Value) -> V
     assert_eq!(headers["location"], path.as_str());
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(created["version"], 1, "{created}");
-    assert_eq!(
-        created,
-        app.json(&path).await,
-        "the 201 body is what GET returns"
-    );
+    assert_eq!(created, app.json(&path).await, "the 201 body is what GET returns");
     assert_eq!(headers["etag"].to_str().unwrap(), app.etag(&path).await);
     created
 }
@@ -193,11 +188,7 @@ async fn patch(app: &TestApp, path: &str, token: &str, changes: &Value) -> Value
     assert_eq!(status, 200, "PATCH {path} {changes}: {text}");
     let patched: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(headers["cache-control"], "no-store");
-    assert_eq!(
-        patched,
-        app.json(path).await,
-        "the 200 body is what GET returns"
-    );
+    assert_eq!(patched, app.json(path).await, "the 200 body is what GET returns");
     let new_etag = headers["etag"].to_str().unwrap().to_string();
     assert_eq!(new_etag, app.etag(path).await);
     assert_ne!(new_etag, etag, "a write changes the ETag");
@@ -207,9 +198,7 @@ async fn patch(app: &TestApp, path: &str, token: &str, changes: &Value) -> Value
 /// DELETEs a record under its current ETag; must answer 204, and the record is gone.
 async fn delete(app: &TestApp, path: &str, token: &str) {
     let etag = app.etag(path).await;
-    let response = app
-        .send(Method::DELETE, path, Some(token), Some(&etag), None)
-        .await;
+    let response = app.send(Method::DELETE, path, Some(token), Some(&etag), None).await;
     assert_eq!(
         response.status(),
         204,
@@ -236,11 +225,7 @@ async fn send_raw(
     if let Some(content_type) = content_type {
         request = request.header("Content-Type", content_type);
     }
-    request
-        .body(body.to_string())
-        .send()
-        .await
-        .expect("request sent")
+    request.body(body.to_string()).send().await.expect("request sent")
 }
 
 /// Field names of a 400 problem, sorted; the detail names each of them too.
@@ -251,10 +236,7 @@ async fn failing_fields(response: Response) -> Vec<String> {
         .unwrap_or_else(|| panic!("no errors: {problem}"))
         .iter()
         .map(|error| {
-            assert!(
-                error["message"].as_str().is_some_and(|m| !m.is_empty()),
-                "{problem}"
-            );
+            assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{problem}");
             error["field"].as_str().unwrap().to_string()
         })
         .collect();
@@ -275,9 +257,7 @@ fn sorted(fields: &[&str]) -> Vec<String> {
 }
 
 async fn latest_cursor(app: &TestApp) -> i64 {
-    app.json("/api/v1/changes").await["latest_cursor"]
-        .as_i64()
-        .unwrap()
+    app.json("/api/v1/changes").await["latest_cursor"].as_i64().unwrap()
 }
 
 /// Unpadded base64url (RFC 4648 §5), for hand-made tokens.
@@ -302,10 +282,7 @@ fn unsigned_token(claims: &Value) -> String {
     assert_eq!(header, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0");
     let payload = base64url(claims.to_string().as_bytes());
     // The same claims signed for real carry the same payload: the encoder is right.
-    assert_eq!(
-        sign(claims, TEST_SECRET).split('.').nth(1),
-        Some(payload.as_str())
-    );
+    assert_eq!(sign(claims, TEST_SECRET).split('.').nth(1), Some(payload.as_str()));
     format!("{header}.{payload}.")
 }
 
@@ -332,10 +309,7 @@ fn bad_tokens(scope: &str, revoked: &str) -> Vec<(&'static str, Option<String>, 
         ("malformed", Some("not-a-jwt".to_string()), true),
         (
             "wrong signature",
-            Some(sign(
-                &claims(&[scope], None),
-                "another-secret-of-more-than-32-bytes!",
-            )),
+            Some(sign(&claims(&[scope], None), "another-secret-of-more-than-32-bytes!")),
             true,
         ),
         (
@@ -347,16 +321,8 @@ fn bad_tokens(scope: &str, revoked: &str) -> Vec<(&'static str, Option<String>, 
             })),
             true,
         ),
-        (
-            "not yet valid",
-            Some(spoiled(&|c| c["nbf"] = (now + 300).into())),
-            true,
-        ),
-        (
-            "alg none",
-            Some(unsigned_token(&claims(&[scope], None))),
-            true,
-        ),
+        ("not yet valid", Some(spoiled(&|c| c["nbf"] = (now + 300).into())), true),
+        ("alg none", Some(unsigned_token(&claims(&[scope], None))), true),
         (
             "wrong audience",
             Some(spoiled(&|c| c["aud"] = "another-api".into())),
@@ -379,20 +345,12 @@ fn bad_tokens(scope: &str, revoked: &str) -> Vec<(&'static str, Option<String>, 
 }
 
 /// A 401 problem with the RFC 6750 challenge, which never echoes the token.
-async fn assert_unauthorized(
-    response: Response,
-    invalid_token: bool,
-    token: Option<&str>,
-    case: &str,
-) {
+async fn assert_unauthorized(response: Response, invalid_token: bool, token: Option<&str>, case: &str) {
     let status = response.status();
     let headers = response.headers().clone();
     let text = response.text().await.unwrap();
     assert_eq!(status, 401, "{case}: {text}");
-    assert_eq!(
-        headers["content-type"], "application/problem+json",
-        "{case}"
-    );
+    assert_eq!(headers["content-type"], "application/problem+json", "{case}");
     let challenge = headers
         .get("www-authenticate")
         .unwrap_or_else(|| panic!("{case}: no WWW-Authenticate"))
@@ -400,8 +358,7 @@ async fn assert_unauthorized(
         .unwrap();
     if invalid_token {
         assert!(
-            challenge.starts_with(r#"Bearer realm="strategy-api""#)
-                && challenge.contains(r#"error="invalid_token""#),
+            challenge.starts_with(r#"Bearer realm="strategy-api""#) && challenge.contains(r#"error="invalid_token""#),
             "{case}: {challenge}"
         );
     } else {
@@ -409,10 +366,7 @@ async fn assert_unauthorized(
     }
     if let Some(token) = token {
         for part in token.split('.').filter(|part| part.len() > 8) {
-            assert!(
-                !text.contains(part),
-                "{case}: the problem echoes the token: {text}"
-            );
+            assert!(!text.contains(part), "{case}: the problem echoes the token: {text}");
         }
     }
     let problem: Value = serde_json::from_str(&text).unwrap();

@@ -1,0 +1,2 @@
+DROP INDEX kpis_progress_status;
+ALTER TABLE kpis DROP COLUMN progress_status;

@@ -1,0 +1,108 @@
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{assert_problem, seeded_database, spawn_app, spawn_app_on, token};
+
+fn field<'a>(items: &'a [Value], name: &str) -> Vec<&'a Value> {
+    items.iter().map(|item| &item[name]).collect()
+}
+
+on_both_backends! {
+    /// `sort` orders every collection by the fields it names, `-` descending, id breaking ties;
+    /// an unknown field is a 400 naming the sortable ones.
+    async fn collections_sort_by_the_fields_asked_for(backend) {
+        let app = spawn_app(backend).await;
+        let kpis = app.all("/api/v1/kpis?sort=-target_year,name").await;
+        assert_eq!(kpis.len(), 45);
+        let keys: Vec<(i64, String)> = kpis.iter().map(|k| (k["target"]["year"].as_i64().unwrap(), k["name"].as_str().unwrap().to_string())).collect();
+        let mut sorted = keys.clone();
+        sorted.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        assert_eq!(keys, sorted);
+        let newest_first = app.json("/api/v1/projects?sort=-id&limit=3").await;
+        let ids: Vec<i64> = newest_first["items"].as_array().unwrap().iter().map(|p| p["id"].as_i64().unwrap()).collect();
+        assert!(ids.windows(2).all(|pair| pair[0] > pair[1]), "{ids:?}");
+        let by_name = app.all("/api/v1/departments?sort=name").await;
+        let names: Vec<&str> = by_name.iter().map(|d| d["name"].as_str().unwrap()).collect();
+        let mut expected = names.clone();
+        expected.sort();
+        assert_eq!(names, expected);
+        // Pages of a sorted collection neither overlap nor skip.
+        let first = app.json("/api/v1/kpis?sort=unit&limit=20").await;
+        let second = app.json("/api/v1/kpis?sort=unit&limit=20&offset=20").await;
+        let mut seen: Vec<i64> = [first, second].iter().flat_map(|page| page["items"].as_array().unwrap().iter().map(|k| k["id"].as_i64().unwrap()).collect::<Vec<_>>()).collect();
+        seen.sort();
+        seen.dedup();
+        assert_eq!(seen.len(), 40);
+        for path in ["/api/v1/kpis?sort=colour", "/api/v1/goals?sort=name", "/api/v1/projects?sort=id,-id"] {
+            let problem = assert_problem(app.get(path).await, 400).await;
+            assert_eq!(problem["errors"][0]["field"], "sort", "{path}");
+        }
+        let problem = assert_problem(app.get("/api/v1/kpis?sort=colour").await, 400).await;
+        assert!(problem["detail"].as_str().unwrap().contains("baseline_year"), "{problem}");
+    }
+}
+
+on_both_backends! {
+    /// KPIs filter by unit, cumulative and direction.
+    async fn kpis_filter_by_unit_cumulative_and_direction(backend) {
+        let app = spawn_app(backend).await;
+        let percent = app.all("/api/v1/kpis?unit=%25").await;
+        assert!(percent.len() > 20 && percent.iter().all(|k| k["unit"] == "%"));
+        let per_person = app.all("/api/v1/kpis?unit=m%C2%B2%2F%E4%BA%BA").await;
+        assert_eq!(field(&per_person, "name"), [&json!("市民一人当たりの公園及び緑地面積")]);
+        let cumulative = app.all("/api/v1/kpis?cumulative=true").await;
+        assert_eq!(cumulative.len(), 5);
+        assert_eq!(app.json("/api/v1/kpis?cumulative=false").await["total"], 40);
+        assert_eq!(app.all("/api/v1/kpis?direction=decrease").await[0]["name"], "刑法犯認知件数");
+        assert_eq!(app.json("/api/v1/kpis?direction=maintain&cumulative=true").await["total"], 0);
+        for (path, name) in [("/api/v1/kpis?cumulative=yes", "cumulative"), ("/api/v1/kpis?direction=up", "direction"), ("/api/v1/kpis?status=done", "status")] {
+            let problem = assert_problem(app.get(path).await, 400).await;
+            assert_eq!(problem["errors"][0]["field"], name);
+        }
+    }
+}
+
+on_both_backends! {
+    /// `status` filters by each KPI's current progress, kept up to date by every result written.
+    async fn kpis_filter_by_progress_status(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        assert_eq!(app.json("/api/v1/kpis?status=no_data").await["total"], 45);
+        let writer = token(&["kpis:write"], None);
+        let id = app.json("/api/v1/kpis?code=1-1-1-1").await["items"][0]["id"].as_i64().unwrap();
+        let path = format!("/api/v1/kpis/{id}/results/2022");
+        assert_eq!(app.send(Method::PUT, &path, Some(&writer), None, Some(&json!({"value": "26"}))).await.status(), 201);
+        let on_track = app.all("/api/v1/kpis?status=on_track").await;
+        assert_eq!(field(&on_track, "id"), [&json!(id)]);
+        assert_eq!(app.json("/api/v1/kpis?status=no_data").await["total"], 44);
+        let etag = app.etag(&path).await;
+        assert_eq!(app.send(Method::PUT, &path, Some(&writer), Some(&etag), Some(&json!({"value": "30"}))).await.status(), 200);
+        assert_eq!(field(&app.all("/api/v1/kpis?status=achieved").await, "id"), [&json!(id)]);
+        // A changed target changes the status too.
+        let kpi = format!("/api/v1/kpis/{id}");
+        let etag = app.etag(&kpi).await;
+        let raised = app.send(Method::PATCH, &kpi, Some(&writer), Some(&etag), Some(&json!({"target": {"value": "60"}}))).await;
+        assert_eq!(raised.status(), 200);
+        assert_eq!(field(&app.all("/api/v1/kpis?status=behind").await, "id"), [&json!(id)]);
+        let etag = app.etag(&path).await;
+        assert_eq!(app.send(Method::DELETE, &path, Some(&writer), Some(&etag), None).await.status(), 204);
+        assert_eq!(app.json("/api/v1/kpis?status=no_data").await["total"], 45);
+    }
+}
+
+on_both_backends! {
+    /// Search finds a name however it is typed: NFKC, case, katakana/hiragana, and Latin words
+    /// by their kana reading.
+    async fn search_finds_names_however_they_are_typed(backend) {
+        let app = spawn_app(backend).await;
+        for query in ["ｱﾕｺ", "アユコ", "あゆこ", "AYUCO", "ａｙｕｃｏ", "Ayuco"] {
+            let found = app.all(&format!("/api/v1/kpis?q={query}")).await;
+            assert_eq!(field(&found, "name"), [&json!("子育てパスポートAYUCOカード取得率")], "q={query}");
+        }
+        for query in ["ハザード", "はざーど", "ﾊｻﾞｰﾄﾞ"] {
+            let found = app.all(&format!("/api/v1/projects?q={query}")).await;
+            assert!(found.iter().any(|p| p["name"] == "オールハザードマップ等作成事業"), "q={query}");
+        }
+        let wifi = app.all("/api/v1/projects?q=%EF%BD%97%EF%BD%89%EF%BC%8D%EF%BD%86%EF%BD%89").await; // ｗｉ－ｆｉ
+        assert_eq!(field(&wifi, "name"), [&json!("公衆無線LAN整備事業")]);
+    }
+}
