@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::Writer;
-use super::{collection, utc, Collection, PageParams, QueryParams};
+use super::{list_response, utc, Collection, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::write::{self, AuditFilter, AuditRow};
 use crate::db::Database;
@@ -159,7 +159,7 @@ pub struct AuditParams {
 /// The audit record (admin): who changed what, when, from what to what.
 #[utoipa::path(
     tag = "changes",
-    params(AuditParams, PageParams),
+    params(AuditParams, PageParams, OutputParams),
     security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "A page of audited writes, oldest first", body = Collection<AuditRecord>),
@@ -179,13 +179,12 @@ pub async fn audit(db: web::Data<Database>, caller: Writer, request: HttpRequest
         from: params.timestamp("from")?,
         until: params.timestamp("until")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(write::AUDIT_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| write::list_audit(conn, &filter, page)).await?;
-    let mut response = collection::<_, AuditRecord>(&request, listing);
-    response.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
-    Ok(response)
+    // Authenticated: the conditional-GET middleware marks it `no-store`.
+    list_response::<_, AuditRecord, _>(&db, &request, page, output, move |conn, page| {
+        write::list_audit(conn, &filter, page)
+    })
+    .await
 }

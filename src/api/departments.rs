@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::{record_endpoints, Record};
-use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
+use super::{list_response, utc, Collection, CommonParams, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::departments::{self as store, DepartmentForm, DepartmentRow, DivisionFilter, DivisionForm, DivisionRow};
 use crate::db::{Database, DbConnection};
@@ -128,23 +128,26 @@ pub struct DivisionParams {
 /// List departments with their divisions.
 #[utoipa::path(
     tag = "departments",
-    params(CommonParams, PageParams),
+    params(CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of departments", body = Collection<Department>), ListErrors)
 )]
 #[get("/departments")]
 pub async fn list_departments(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = params.common()?;
+    let output = params.output(&request)?;
     let page = params.page(store::DEPARTMENT_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list_departments(conn, &filter, page)).await?;
-    Ok(collection::<_, Department>(&request, listing))
+    list_response::<_, Department, _>(&db, &request, page, output, move |conn, page| {
+        store::list_departments(conn, &filter, page)
+    })
+    .await
 }
 
 /// List divisions.
 #[utoipa::path(
     tag = "divisions",
-    params(DivisionParams, CommonParams, PageParams),
+    params(DivisionParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of divisions", body = Collection<Division>), ListErrors)
 )]
 #[get("/divisions")]
@@ -154,10 +157,13 @@ pub async fn list_divisions(db: web::Data<Database>, request: HttpRequest) -> Re
         common: params.common()?,
         department: params.id("department")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(store::DIVISION_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list_divisions(conn, &filter, page)).await?;
-    Ok(collection::<_, Division>(&request, listing))
+    list_response::<_, Division, _>(&db, &request, page, output, move |conn, page| {
+        store::list_divisions(conn, &filter, page)
+    })
+    .await
 }
 
 /// Departments are written by admins.

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::kpis::Kpi;
 use super::progress::{rollup, tally, StatusCounts};
 use super::records::{self, Writer};
-use super::{collection, utc, Collection, PageParams, QueryParams};
+use super::{list_response, utc, Collection, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::evaluations::{self as store, EvaluationRow, ItemRow};
 use crate::db::goals::CommonFilter;
@@ -218,7 +218,7 @@ pub async fn create(
 /// The plan's evaluations, oldest first.
 #[utoipa::path(
     tag = "evaluations",
-    params(("id" = i64, Path, description = "Plan id", example = 1), PageParams),
+    params(("id" = i64, Path, description = "Plan id", example = 1), PageParams, OutputParams),
     responses((status = 200, description = "A page of evaluations", body = Collection<EvaluationSummary>), ListErrors)
 )]
 #[get("/plans/{id}/evaluations")]
@@ -229,15 +229,14 @@ pub async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let plan_id = plan.into_inner();
     let mut params = QueryParams::parse(request.query_string())?;
+    let output = params.output(&request)?;
     let page = params.page(store::EVALUATION_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| {
-            crate::db::plans::get(conn, plan_id)?;
-            store::list(conn, plan_id, page)
-        })
-        .await?;
-    Ok(collection::<_, EvaluationSummary>(&request, listing))
+    list_response::<_, EvaluationSummary, _>(&db, &request, page, output, move |conn, page| {
+        crate::db::plans::get(conn, plan_id)?;
+        store::list(conn, plan_id, page)
+    })
+    .await
 }
 
 /// Output format of an evaluation.

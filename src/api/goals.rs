@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::kpis::Kpi;
 use super::records::{record_endpoints, Record};
-use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
+use super::{list_response, utc, Collection, CommonParams, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::goals::{
     self as store, GoalForm, GoalRow, InitiativeFilter, InitiativeForm, InitiativeRow, MeasureFilter, MeasureForm,
@@ -222,23 +222,26 @@ pub struct InitiativeParams {
 /// List goals.
 #[utoipa::path(
     tag = "goals",
-    params(CommonParams, PageParams),
+    params(CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of goals", body = Collection<Goal>), ListErrors)
 )]
 #[get("/goals")]
 pub async fn list_goals(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = params.common()?;
+    let output = params.output(&request)?;
     let page = params.page(store::GOAL_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list_goals(conn, &filter, page)).await?;
-    Ok(collection::<_, Goal>(&request, listing))
+    list_response::<_, Goal, _>(&db, &request, page, output, move |conn, page| {
+        store::list_goals(conn, &filter, page)
+    })
+    .await
 }
 
 /// List measures.
 #[utoipa::path(
     tag = "measures",
-    params(MeasureParams, CommonParams, PageParams),
+    params(MeasureParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of measures", body = Collection<Measure>), ListErrors)
 )]
 #[get("/measures")]
@@ -248,16 +251,19 @@ pub async fn list_measures(db: web::Data<Database>, request: HttpRequest) -> Res
         common: params.common()?,
         goal: params.id("goal")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(store::MEASURE_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list_measures(conn, &filter, page)).await?;
-    Ok(collection::<_, Measure>(&request, listing))
+    list_response::<_, Measure, _>(&db, &request, page, output, move |conn, page| {
+        store::list_measures(conn, &filter, page)
+    })
+    .await
 }
 
 /// List initiatives.
 #[utoipa::path(
     tag = "initiatives",
-    params(InitiativeParams, CommonParams, PageParams),
+    params(InitiativeParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of initiatives", body = Collection<Initiative>), ListErrors)
 )]
 #[get("/initiatives")]
@@ -268,10 +274,13 @@ pub async fn list_initiatives(db: web::Data<Database>, request: HttpRequest) -> 
         goal: params.id("goal")?,
         measure: params.id("measure")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(store::INITIATIVE_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list_initiatives(conn, &filter, page)).await?;
-    Ok(collection::<_, Initiative>(&request, listing))
+    list_response::<_, Initiative, _>(&db, &request, page, output, move |conn, page| {
+        store::list_initiatives(conn, &filter, page)
+    })
+    .await
 }
 
 /// Goals are written by admins.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::{record_endpoints, Record};
-use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
+use super::{list_response, utc, Collection, CommonParams, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::kpis::{self as store, KpiFilter, KpiForm, KpiRow, MeasurementForm};
 use crate::db::results::{self, KpiFacts, ResultRow};
@@ -186,7 +186,7 @@ pub struct KpiParams {
 /// List KPIs.
 #[utoipa::path(
     tag = "kpis",
-    params(KpiParams, CommonParams, PageParams),
+    params(KpiParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of KPIs", body = Collection<Kpi>), ListErrors)
 )]
 #[get("/kpis")]
@@ -204,12 +204,13 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
         status: params.choice("status")?,
         q: params.text("q")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(store::KPI_SORT)?;
     params.finish()?;
-    let listing = db
-        .run(move |conn| store::list(conn, &filter, page)?.try_map(|rows| results::facts(conn, rows)))
-        .await?;
-    Ok(collection::<_, Kpi>(&request, listing))
+    list_response::<_, Kpi, _>(&db, &request, page, output, move |conn, page| {
+        store::list(conn, &filter, page)?.try_map(|rows| results::facts(conn, rows))
+    })
+    .await
 }
 
 impl Measurement {

@@ -1,6 +1,7 @@
 //! HTTP: request parsing, response views and handlers, one file per resource.
 
 pub mod changes;
+mod csv_output;
 pub mod departments;
 pub mod evaluations;
 pub mod goals;
@@ -14,14 +15,16 @@ pub mod records;
 pub mod results;
 
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse};
+use actix_web::{web, HttpRequest, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
 use utoipa_actix_web::service_config::ServiceConfig;
 
-use crate::db::Listing;
-pub use query::{CommonParams, PageParams, QueryParams};
+use crate::db::{Database, DbConnection, Listing, Page};
+use crate::error::ApiError;
+use csv_output::CsvWriter;
+pub use query::{CommonParams, Output, OutputParams, PageParams, QueryParams};
 
 /// Base path of the versioned API.
 pub const API_BASE: &str = "/api/v1";
@@ -116,6 +119,94 @@ where
         limit,
         offset,
     };
+    let links = page_links(request, total, limit, offset);
+    let mut response = HttpResponse::Ok();
+    if !links.is_empty() {
+        response.insert_header((header::LINK, links));
+    }
+    response.json(body)
+}
+
+/// Rows per database round trip when a whole collection streams as CSV.
+const STREAM_BATCH: i64 = 500;
+
+/// Answers a collection as JSON, as one CSV page, or (`limit=all`) as every row of it streamed as
+/// CSV batch by batch, never built whole in memory. `load` reads one page of the filtered collection.
+pub async fn list_response<R, T, F>(
+    db: &Database,
+    request: &HttpRequest,
+    page: Page,
+    output: Output,
+    load: F,
+) -> Result<HttpResponse, ApiError>
+where
+    R: Send + 'static,
+    T: From<R> + ToSchema + Serialize + 'static,
+    F: Fn(&mut DbConnection, Page) -> Result<Listing<R>, ApiError> + Send + Sync + 'static,
+{
+    if !output.csv {
+        let listing = db.run(move |conn| load(conn, page)).await?;
+        return Ok(collection::<R, T>(request, listing));
+    }
+    let filename = request.path().rsplit('/').next().unwrap_or("collection").to_string();
+    let mut response = HttpResponse::Ok();
+    response.content_type("text/csv; charset=utf-8").insert_header((
+        header::CONTENT_DISPOSITION,
+        format!("attachment; filename=\"{filename}.csv\""),
+    ));
+    if !output.all {
+        let listing = db.run(move |conn| load(conn, page)).await?;
+        let links = page_links(request, listing.total, listing.limit, listing.offset);
+        if !links.is_empty() {
+            response.insert_header((header::LINK, links));
+        }
+        let records = json_records::<R, T>(listing.items)?;
+        let body = CsvWriter::new(output.bom)
+            .batch(&records)
+            .map_err(|error| ApiError::Internal(error.to_string()))?;
+        return Ok(response.body(body));
+    }
+    let load = std::sync::Arc::new(load);
+    let db = db.clone();
+    let sort = page.sort;
+    let batches = futures_util::stream::unfold(
+        (Some(0_i64), CsvWriter::new(output.bom)),
+        move |(offset, mut writer)| {
+            let (db, load, sort) = (db.clone(), load.clone(), sort.clone());
+            async move {
+                let offset = offset?;
+                let batch = Page {
+                    limit: STREAM_BATCH,
+                    offset,
+                    sort,
+                };
+                let rows = db.run(move |conn| load(conn, batch)).await.and_then(|listing| {
+                    let next = (offset + STREAM_BATCH < listing.total).then_some(offset + STREAM_BATCH);
+                    let records = json_records::<R, T>(listing.items)?;
+                    let bytes = writer
+                        .batch(&records)
+                        .map_err(|error| ApiError::Internal(error.to_string()))?;
+                    Ok((bytes, next))
+                });
+                Some(match rows {
+                    Ok((bytes, next)) => (Ok(web::Bytes::from(bytes)), (next, writer)),
+                    Err(error) => (Err(actix_web::Error::from(error)), (None, writer)),
+                })
+            }
+        },
+    );
+    Ok(response.streaming(batches))
+}
+
+fn json_records<R, T: From<R> + Serialize>(items: Vec<R>) -> Result<Vec<serde_json::Value>, ApiError> {
+    items
+        .into_iter()
+        .map(|item| serde_json::to_value(T::from(item)).map_err(|error| ApiError::Internal(error.to_string())))
+        .collect()
+}
+
+/// `Link` to the next and previous pages, or nothing on a single page.
+fn page_links(request: &HttpRequest, total: i64, limit: i64, offset: i64) -> String {
     let mut links = Vec::new();
     if offset + limit < total {
         links.push(page_link(request, offset + limit, "next"));
@@ -123,11 +214,7 @@ where
     if offset > 0 {
         links.push(page_link(request, (offset - limit).max(0), "prev"));
     }
-    let mut response = HttpResponse::Ok();
-    if !links.is_empty() {
-        response.insert_header((header::LINK, links.join(", ")));
-    }
-    response.json(body)
+    links.join(", ")
 }
 
 /// The request's own URL with another `offset`, every other parameter kept.

@@ -6,7 +6,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::records::{record_endpoints, Record};
-use super::{collection, utc, Collection, PageParams, QueryParams};
+use super::{list_response, utc, Collection, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::plans::{self, CorrectionRow, PlanFilter, PlanForm, PlanRow};
 use crate::db::{results, Database, DbConnection};
@@ -116,7 +116,7 @@ pub struct PlanParams {
 /// List plans.
 #[utoipa::path(
     tag = "plans",
-    params(PlanParams, PageParams),
+    params(PlanParams, PageParams, OutputParams),
     responses(
         (status = 200, description = "A page of plans", body = Collection<Plan>),
         ListErrors,
@@ -128,10 +128,13 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
     let filter = PlanFilter {
         code: params.text("code")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(plans::PLAN_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| plans::list(conn, &filter, page)).await?;
-    Ok(collection::<_, Plan>(&request, listing))
+    list_response::<_, Plan, _>(&db, &request, page, output, move |conn, page| {
+        plans::list(conn, &filter, page)
+    })
+    .await
 }
 
 /// Plans are written by admins.

@@ -114,10 +114,10 @@ macro_rules! scoped_rollup {
     ($name:ident, $path:tt, $table:ident, $resource:literal, $field:ident, $doc:tt) => {
         #[doc = $doc]
         #[utoipa::path(
-                            tag = "progress",
-                            params(("id" = i64, Path, description = "Record id", example = 1), AsOf),
-                            responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
-                        )]
+                                    tag = "progress",
+                                    params(("id" = i64, Path, description = "Record id", example = 1), AsOf),
+                                    responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
+                                )]
         #[get($path)]
         pub async fn $name(
             db: web::Data<Database>,

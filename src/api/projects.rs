@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::departments::DepartmentRef;
 use super::records::{record_endpoints, Record};
-use super::{collection, utc, Collection, CommonParams, PageParams, QueryParams};
+use super::{list_response, utc, Collection, CommonParams, OutputParams, PageParams, QueryParams};
 use crate::auth::{Principal, Scope};
 use crate::db::projects::{
     self as store, AppearanceForm, AppearanceRow, ProjectFilter, ProjectForm, ProjectWithLinks, ResponsibleDivisionRow,
@@ -138,7 +138,7 @@ pub struct ProjectParams {
 /// List projects.
 #[utoipa::path(
     tag = "projects",
-    params(ProjectParams, CommonParams, PageParams),
+    params(ProjectParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of projects", body = Collection<Project>), ListErrors)
 )]
 #[get("/projects")]
@@ -153,10 +153,13 @@ pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpR
         account: params.text("account")?,
         q: params.text("q")?,
     };
+    let output = params.output(&request)?;
     let page = params.page(store::PROJECT_SORT)?;
     params.finish()?;
-    let listing = db.run(move |conn| store::list(conn, &filter, page)).await?;
-    Ok(collection::<_, Project>(&request, listing))
+    list_response::<_, Project, _>(&db, &request, page, output, move |conn, page| {
+        store::list(conn, &filter, page)
+    })
+    .await
 }
 
 /// Projects are written with the `projects:write` scope; a `dept` claim narrows it to projects

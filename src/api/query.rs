@@ -30,7 +30,7 @@ pub struct CommonParams {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
-    /// Page size: 1 to 500, default 50.
+    /// Page size: 1 to 500, default 50; `all` streams every row, with `format=csv`.
     #[param(minimum = 1, maximum = 500, default = 50)]
     pub limit: Option<i64>,
     /// Records to skip, default 0.
@@ -40,6 +40,29 @@ pub struct PageParams {
     /// a 400 that names the sortable ones. Default: by id, the document's order.
     #[param(example = "-id")]
     pub sort: Option<String>,
+}
+
+/// How a collection answers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Output {
+    /// CSV instead of JSON (`?format=csv` or `Accept: text/csv`).
+    pub csv: bool,
+    /// A UTF-8 byte-order mark first, for Excel on Windows.
+    pub bom: bool,
+    /// Every row, streamed (`limit=all`, CSV only).
+    pub all: bool,
+}
+
+/// Output parameters of every collection.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct OutputParams {
+    /// `json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV has one header row of the
+    /// JSON field names (nested ones as `baseline_value`, lists joined by `;`), UTF-8, CRLF.
+    #[param(example = "csv")]
+    pub format: Option<String>,
+    /// With CSV: start with a UTF-8 byte-order mark, for Excel on Windows.
+    pub bom: Option<bool>,
 }
 
 /// The parameters of one request, taken one by one by name; whatever is left over is an error.
@@ -118,6 +141,37 @@ impl QueryParams {
             plan: self.id("plan")?,
             code: self.text("code")?,
         })
+    }
+
+    /// JSON or CSV, and `limit=all` for a streamed CSV of every row; read before `page`.
+    pub fn output(&mut self, request: &actix_web::HttpRequest) -> Result<Output, ApiError> {
+        let csv = match self.values.remove("format").as_deref() {
+            Some("csv") => true,
+            Some("json") => false,
+            Some(other) => {
+                return Err(ApiError::bad_request(
+                    "format",
+                    format!("must be `json` or `csv`, not `{}`", shorten(other)),
+                ))
+            }
+            None => request
+                .headers()
+                .get(actix_web::http::header::ACCEPT)
+                .and_then(|value| value.to_str().ok())
+                .is_some_and(|accept| accept.contains("text/csv")),
+        };
+        let bom = self.boolean("bom")?.unwrap_or(false);
+        let all = self.values.get("limit").is_some_and(|limit| limit == "all");
+        if all {
+            if !csv {
+                return Err(ApiError::bad_request(
+                    "limit",
+                    "`all` is for CSV (format=csv); JSON pages have at most 500 records",
+                ));
+            }
+            self.values.remove("limit");
+        }
+        Ok(Output { csv, bom, all })
     }
 
     /// `limit`, `offset` and `sort` (`name,-id`: fields of `sortable`, `-` for descending).

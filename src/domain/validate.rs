@@ -58,7 +58,8 @@ impl Checks {
         let digits = value.strip_prefix('-').unwrap_or(value);
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
         let is_digits = |part: &str| !part.is_empty() && part.len() <= 18 && part.bytes().all(|b| b.is_ascii_digit());
-        if !(is_digits(whole) && is_digits(fraction)) {
+        let leading_zero = whole.len() > 1 && whole.starts_with('0');
+        if !(is_digits(whole) && is_digits(fraction)) || leading_zero {
             self.fail(field, "must be a decimal number written as a string, like \"99.10\"");
         }
     }
@@ -102,12 +103,12 @@ mod tests {
 
     #[test]
     fn decimals_keep_their_form() {
-        for good in ["99.10", "2942000", "0", "-1.5", "100.0"] {
+        for good in ["99.10", "2942000", "0", "-1.5", "100.0", "0.5"] {
             let mut checks = Checks::default();
             checks.decimal("v", good);
             assert!(checks.finish().is_ok(), "{good}");
         }
-        for bad in ["", ".5", "5.", "1e3", "abc", "1.2.3", "—", "NaN"] {
+        for bad in ["", ".5", "5.", "1e3", "abc", "1.2.3", "—", "NaN", "0026", "-01"] {
             let mut checks = Checks::default();
             checks.decimal("v", bad);
             assert!(checks.finish().is_err(), "{bad}");

@@ -5,6 +5,7 @@ mod helpers;
 
 mod caching;
 mod concurrency;
+mod csv_format;
 mod departments;
 mod errors;
 mod evaluations;
