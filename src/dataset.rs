@@ -28,6 +28,17 @@ pub struct Plan {
     pub prefecture: String,
     pub period_start_year: i32,
     pub period_end_year: i32,
+    /// Who publishes the data set.
+    #[serde(default)]
+    pub publisher: Option<String>,
+    #[serde(default)]
+    pub source_url: Option<String>,
+    #[serde(default)]
+    pub published_on: Option<String>,
+    #[serde(default)]
+    pub licence: Option<String>,
+    #[serde(default)]
+    pub licence_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -43,6 +43,8 @@ pub struct Kpi {
     pub baseline: Measurement,
     /// The value to reach (目標値).
     pub target: Measurement,
+    /// Where its figures come from (a survey, a statistic, a URL), if stated.
+    pub source: Option<String>,
     /// How far the KPI has come, from its latest yearly result.
     pub progress: Progress,
     /// Bumped by every write of the record.
@@ -142,6 +144,7 @@ impl From<KpiFacts> for Kpi {
             direction: row.direction.parse().unwrap_or(Direction::Increase),
             baseline: Measurement::new(row.baseline_value, row.baseline_year, &row.baseline_year_type),
             target: Measurement::new(row.target_value, row.target_year, &row.target_year_type),
+            source: row.source,
             progress,
             version: row.version,
             updated_at: utc(row.updated_at),
@@ -249,6 +252,7 @@ impl Record for KpiRecord {
             target: view.target.form(),
             // Derived from baseline and target; a KPI without a baseline keeps its own unless one is sent.
             direction: None,
+            source: view.source.clone(),
         }
     }
 

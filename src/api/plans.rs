@@ -30,6 +30,9 @@ pub struct Plan {
     /// Local government code (6 digits with check digit).
     #[schema(example = "142123")]
     pub municipality_code: String,
+    /// The same code in its 5-digit form, without the check digit.
+    #[schema(example = "14212")]
+    pub municipality_code_5digit: String,
     #[schema(example = "厚木市")]
     pub municipality_name: String,
     #[schema(example = "神奈川県")]
@@ -42,6 +45,16 @@ pub struct Plan {
     pub period_end_year: i32,
     /// How KPI achievement rates are graded: the first step whose `min` the rate reaches.
     pub grading_scheme: Vec<GradeStep>,
+    /// Who publishes the data set.
+    #[schema(example = "厚木市")]
+    pub publisher: Option<String>,
+    /// Where the source document is published (null until the city states it).
+    pub source_url: Option<String>,
+    /// When the source document was published (YYYY-MM-DD; null until the city states it).
+    pub published_on: Option<String>,
+    /// The licence of the data (null until the city states it).
+    pub licence: Option<String>,
+    pub licence_url: Option<String>,
     /// Bumped by every write of the record.
     #[schema(example = 1)]
     pub version: i64,
@@ -80,12 +93,18 @@ impl From<PlanRow> for Plan {
             code: row.code,
             name: row.name,
             document_title: row.document_title,
+            municipality_code_5digit: row.municipality_code.chars().take(5).collect(),
             municipality_code: row.municipality_code,
             municipality_name: row.municipality_name,
             prefecture: row.prefecture,
             period_start_year: row.period_start_year,
             period_end_year: row.period_end_year,
             grading_scheme: results::parse_scheme(row.grading_scheme.as_deref()),
+            publisher: row.publisher,
+            source_url: row.source_url,
+            published_on: row.published_on,
+            licence: row.licence,
+            licence_url: row.licence_url,
             version: row.version,
             updated_at: utc(row.updated_at),
         }
@@ -167,6 +186,11 @@ impl Record for PlanRecord {
             period_start_year: plan.period_start_year,
             period_end_year: plan.period_end_year,
             grading_scheme: Some(plan.grading_scheme.clone()),
+            publisher: plan.publisher.clone(),
+            source_url: plan.source_url.clone(),
+            published_on: plan.published_on.clone(),
+            licence: plan.licence.clone(),
+            licence_url: plan.licence_url.clone(),
         }
     }
 

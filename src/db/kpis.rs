@@ -12,7 +12,7 @@ use super::{code_taken, filter_common, find_row, id_by_code, load_page, plan_of,
 use crate::domain::kpi::{direction, Direction, YearType};
 use crate::domain::progress::Status;
 use crate::domain::text::{fold_for_search, like_contains, searchable};
-use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
+use crate::domain::validate::{Checks, MAX_CODE, MAX_DESCRIPTION, MAX_NAME};
 use crate::error::ApiError;
 
 super::sortable!(
@@ -50,6 +50,7 @@ pub struct KpiRow {
     pub target_value: Option<String>,
     pub target_year: i32,
     pub target_year_type: String,
+    pub source: Option<String>,
     pub version: i64,
     pub updated_at: NaiveDateTime,
 }
@@ -170,6 +171,10 @@ pub struct KpiForm {
     pub target: MeasurementForm,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub direction: Option<Direction>,
+    /// Where the KPI's figures come from: a survey, a statistic, a URL.
+    #[serde(default)]
+    #[schema(example = "市民意識調査")]
+    pub source: Option<String>,
 }
 
 /// A baseline or target as published.
@@ -194,6 +199,9 @@ pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Res
             checks.decimal(&format!("{field}.value"), value);
         }
         checks.year(&format!("{field}.year"), measurement.year);
+    }
+    if let Some(source) = &form.source {
+        checks.text("source", source, MAX_DESCRIPTION);
     }
     if form.target.value.is_none() {
         checks.fail("target.value", "a KPI needs a target value");
@@ -258,6 +266,7 @@ pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> 
             kpis::target_year.eq(form.target.year),
             kpis::target_year_type.eq(form.target.year_type.as_str()),
             kpis::search_text.eq(searchable(&form.name)),
+            kpis::source.eq(&form.source),
             kpis::created_at.eq(now),
             kpis::updated_at.eq(now),
         ))
@@ -282,6 +291,7 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), Ap
             kpis::target_year.eq(form.target.year),
             kpis::target_year_type.eq(form.target.year_type.as_str()),
             kpis::search_text.eq(searchable(&form.name)),
+            kpis::source.eq(&form.source),
             kpis::version.eq(kpis::version + 1),
             kpis::updated_at.eq(super::now()),
         ))

@@ -27,6 +27,11 @@ pub struct PlanRow {
     pub period_start_year: i32,
     pub period_end_year: i32,
     pub grading_scheme: Option<String>,
+    pub publisher: Option<String>,
+    pub source_url: Option<String>,
+    pub published_on: Option<String>,
+    pub licence: Option<String>,
+    pub licence_url: Option<String>,
     pub version: i64,
     pub updated_at: NaiveDateTime,
 }
@@ -102,6 +107,24 @@ pub struct PlanForm {
     /// Grades by achievement rate, highest first; the last has `min: null`. Omitted or null: A–D.
     #[serde(default)]
     pub grading_scheme: Option<Vec<crate::domain::progress::GradeStep>>,
+    /// Who publishes the data set.
+    #[serde(default)]
+    #[schema(example = "厚木市")]
+    pub publisher: Option<String>,
+    /// Where the source document is published.
+    #[serde(default)]
+    pub source_url: Option<String>,
+    /// When the source document was published (YYYY-MM-DD).
+    #[serde(default)]
+    #[schema(example = "2021-03-31")]
+    pub published_on: Option<String>,
+    /// The licence of the data, e.g. CC BY 4.0.
+    #[serde(default)]
+    #[schema(example = "CC BY 4.0")]
+    pub licence: Option<String>,
+    #[serde(default)]
+    #[schema(example = "https://creativecommons.org/licenses/by/4.0/deed.ja")]
+    pub licence_url: Option<String>,
 }
 
 pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Result<(), ApiError> {
@@ -112,11 +135,27 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     checks.text("document_title", &form.document_title, MAX_NAME);
     checks.text("municipality_name", &form.municipality_name, MAX_NAME);
     checks.text("prefecture", &form.prefecture, MAX_NAME);
-    if !(form.municipality_code.len() == 6 && form.municipality_code.bytes().all(|b| b.is_ascii_digit())) {
+    if !crate::domain::validate::is_local_government_code(&form.municipality_code) {
         checks.fail(
             "municipality_code",
-            "must be the 6-digit local government code, like \"142123\"",
+            "must be the 6-digit local government code with its check digit, like \"142123\"",
         );
+    }
+    if let Some(publisher) = &form.publisher {
+        checks.text("publisher", publisher, MAX_NAME);
+    }
+    if let Some(licence) = &form.licence {
+        checks.text("licence", licence, MAX_NAME);
+    }
+    for (field, url) in [("source_url", &form.source_url), ("licence_url", &form.licence_url)] {
+        if let Some(url) = url {
+            checks.url(field, url);
+        }
+    }
+    if let Some(date) = &form.published_on {
+        if chrono::NaiveDate::parse_from_str(date, "%Y-%m-%d").is_err() {
+            checks.fail("published_on", "must be a date like 2021-03-31");
+        }
     }
     checks.year("period_start_year", form.period_start_year);
     checks.year("period_end_year", form.period_end_year);
@@ -162,6 +201,11 @@ pub fn insert(conn: &mut DbConnection, form: &PlanForm) -> Result<i64, ApiError>
             plans::period_start_year.eq(form.period_start_year),
             plans::period_end_year.eq(form.period_end_year),
             plans::grading_scheme.eq(scheme_json(form)),
+            plans::publisher.eq(&form.publisher),
+            plans::source_url.eq(&form.source_url),
+            plans::published_on.eq(&form.published_on),
+            plans::licence.eq(&form.licence),
+            plans::licence_url.eq(&form.licence_url),
             plans::created_at.eq(now),
             plans::updated_at.eq(now),
         ))
@@ -184,6 +228,11 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &PlanForm) -> Result<(), A
             plans::period_start_year.eq(form.period_start_year),
             plans::period_end_year.eq(form.period_end_year),
             plans::grading_scheme.eq(scheme_json(form)),
+            plans::publisher.eq(&form.publisher),
+            plans::source_url.eq(&form.source_url),
+            plans::published_on.eq(&form.published_on),
+            plans::licence.eq(&form.licence),
+            plans::licence_url.eq(&form.licence_url),
             plans::version.eq(plans::version + 1),
             plans::updated_at.eq(super::now()),
         ))

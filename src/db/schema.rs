@@ -12,6 +12,11 @@ diesel::table! {
         period_start_year -> Integer,
         period_end_year -> Integer,
         grading_scheme -> Nullable<Text>,
+        publisher -> Nullable<Text>,
+        source_url -> Nullable<Text>,
+        published_on -> Nullable<Text>,
+        licence -> Nullable<Text>,
+        licence_url -> Nullable<Text>,
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
@@ -118,6 +123,7 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         progress_status -> Text,
+        source -> Nullable<Text>,
     }
 }
 

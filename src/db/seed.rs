@@ -69,6 +69,11 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
             plans::prefecture.eq(&plan.prefecture),
             plans::period_start_year.eq(plan.period_start_year),
             plans::period_end_year.eq(plan.period_end_year),
+            plans::publisher.eq(&plan.publisher),
+            plans::source_url.eq(&plan.source_url),
+            plans::published_on.eq(&plan.published_on),
+            plans::licence.eq(&plan.licence),
+            plans::licence_url.eq(&plan.licence_url),
             plans::created_at.eq(now),
             plans::updated_at.eq(now),
         ))

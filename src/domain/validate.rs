@@ -11,6 +11,21 @@ pub const MAX_CODE: usize = 50;
 /// Years a plan, baseline or target may name.
 pub const YEARS: std::ops::RangeInclusive<i32> = 1900..=2100;
 
+/// Whether a 6-digit local government code (全国地方公共団体コード) has the right check digit:
+/// 142123 is Atsugi (14212) with its check digit 3.
+pub fn is_local_government_code(code: &str) -> bool {
+    let digits: Vec<u32> = code.chars().filter_map(|c| c.to_digit(10)).collect();
+    if digits.len() != 6 || code.len() != 6 {
+        return false;
+    }
+    let sum: u32 = digits[..5]
+        .iter()
+        .zip([6, 5, 4, 3, 2])
+        .map(|(digit, weight)| digit * weight)
+        .sum();
+    (11 - sum % 11) % 10 == digits[5]
+}
+
 #[derive(Debug, Default)]
 pub struct Checks {
     errors: Vec<FieldError>,
@@ -64,6 +79,15 @@ impl Checks {
         }
     }
 
+    /// An absolute http(s) URL.
+    pub fn url(&mut self, field: &str, value: &str) {
+        let parsed = url::Url::parse(value);
+        if !parsed.is_ok_and(|url| matches!(url.scheme(), "http" | "https")) || value.chars().count() > MAX_DESCRIPTION
+        {
+            self.fail(field, "must be an http or https URL");
+        }
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() {
             return Ok(());
@@ -113,6 +137,15 @@ mod tests {
             checks.decimal("v", bad);
             assert!(checks.finish().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn local_government_codes_carry_their_check_digit() {
+        assert!(is_local_government_code("142123"));
+        assert!(is_local_government_code("131016")); // 千代田区
+        assert!(!is_local_government_code("142124"));
+        assert!(!is_local_government_code("14212"));
+        assert!(!is_local_government_code("１４２１２３"));
     }
 
     #[test]

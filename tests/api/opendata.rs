@@ -106,3 +106,45 @@ on_both_backends! {
         assert_eq!(field(&wifi, "name"), [&json!("公衆無線LAN整備事業")]);
     }
 }
+
+on_both_backends! {
+    /// The plan carries what catalogues need; an admin completes what the source does not state,
+    /// and a KPI writer records where a KPI's figures come from (shown in JSON and CSV).
+    async fn the_plan_carries_catalogue_metadata(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let plan_id = app.json("/api/v1/plans").await["items"][0]["id"].as_i64().unwrap();
+        let path = format!("/api/v1/plans/{plan_id}");
+        let plan = app.json(&path).await;
+        assert_eq!((plan["municipality_code"].clone(), plan["municipality_code_5digit"].clone()), (json!("142123"), json!("14212")));
+        assert_eq!((plan["prefecture"].clone(), plan["publisher"].clone()), (json!("神奈川県"), json!("厚木市")));
+        assert_eq!(plan["document_title"], "第2期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧");
+        assert_eq!(plan["licence"], Value::Null, "not stated by the source: left for the city to set");
+
+        let admin = token(&["admin"], None);
+        let terms = json!({"licence": "CC BY 4.0", "licence_url": "https://creativecommons.org/licenses/by/4.0/deed.ja", "published_on": "2021-03-31"});
+        let etag = app.etag(&path).await;
+        let updated = app.send(Method::PATCH, &path, Some(&admin), Some(&etag), Some(&terms)).await;
+        assert_eq!(updated.status(), 200);
+        let plan = app.json(&path).await;
+        assert_eq!((plan["licence"].clone(), plan["published_on"].clone()), (json!("CC BY 4.0"), json!("2021-03-31")));
+        for (bad, field) in [
+            (json!({"municipality_code": "142124"}), "municipality_code"),
+            (json!({"licence_url": "creativecommons.org"}), "licence_url"),
+            (json!({"source_url": "javascript:alert(1)"}), "source_url"),
+            (json!({"published_on": "2021/03/31"}), "published_on"),
+        ] {
+            let etag = app.etag(&path).await;
+            let problem = assert_problem(app.send(Method::PATCH, &path, Some(&admin), Some(&etag), Some(&bad)).await, 400).await;
+            assert_eq!(problem["errors"][0]["field"], field, "{bad}");
+        }
+
+        let kpi = format!("/api/v1/kpis/{}", app.json("/api/v1/kpis?code=1-1-2-2").await["items"][0]["id"]);
+        let etag = app.etag(&kpi).await;
+        let sourced = app.send(Method::PATCH, &kpi, Some(&token(&["kpis:write"], None)), Some(&etag), Some(&json!({"source": "市民意識調査"}))).await;
+        assert_eq!(sourced.status(), 200);
+        assert_eq!(app.json(&kpi).await["source"], "市民意識調査");
+        let csv_text = app.get("/api/v1/kpis?code=1-1-2-2&format=csv").await.text().await.unwrap();
+        assert!(csv_text.lines().next().unwrap().split(',').any(|column| column == "source"));
+        assert!(csv_text.contains("市民意識調査"));
+    }
+}
