@@ -4,6 +4,7 @@ pub mod changes;
 mod csv_output;
 pub mod departments;
 pub mod evaluations;
+pub mod export;
 pub mod goals;
 pub mod health;
 pub mod kpis;
@@ -38,6 +39,8 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(plans::get)
             .service(plans::update)
             .service(plans::delete)
+            .service(export::export_json)
+            .service(export::export_zip)
             .service(evaluations::create)
             .service(evaluations::list)
             .service(evaluations::get)

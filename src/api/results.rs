@@ -84,7 +84,7 @@ pub struct ResultForm {
     pub source: Option<String>,
 }
 
-fn view(kpi: &KpiRow, row: ResultRow) -> KpiResult {
+pub(super) fn view(kpi: &KpiRow, row: ResultRow) -> KpiResult {
     let year_type = kpi.target_year_type.parse().unwrap_or(YearType::Fiscal);
     KpiResult {
         kpi_id: row.kpi_id,

@@ -207,6 +207,29 @@ pub struct InitiativeProjectRow {
     pub description: String,
 }
 
+/// The project tables of many initiatives, each row with its initiative: one query.
+pub fn in_initiatives(
+    conn: &mut DbConnection,
+    initiative_ids: &[i64],
+) -> Result<Vec<(i64, InitiativeProjectRow)>, ApiError> {
+    Ok(project_appearances::table
+        .inner_join(projects::table)
+        .filter(project_appearances::initiative_id.eq_any(initiative_ids))
+        .order((project_appearances::initiative_id, project_appearances::position))
+        .select((
+            project_appearances::initiative_id,
+            (
+                projects::id,
+                projects::code,
+                projects::name,
+                projects::account,
+                project_appearances::position,
+                project_appearances::description,
+            ),
+        ))
+        .load(conn)?)
+}
+
 pub fn in_initiative(conn: &mut DbConnection, initiative: i64) -> Result<Vec<InitiativeProjectRow>, ApiError> {
     Ok(project_appearances::table
         .inner_join(projects::table)

@@ -51,6 +51,15 @@ pub fn of_kpi(conn: &mut DbConnection, kpi: i64) -> Result<Vec<ResultRow>, ApiEr
         .load(conn)?)
 }
 
+/// The results of many KPIs, oldest first per KPI: one query.
+pub fn of_kpis(conn: &mut DbConnection, kpi_ids: &[i64]) -> Result<Vec<ResultRow>, ApiError> {
+    Ok(kpi_results::table
+        .filter(kpi_results::kpi_id.eq_any(kpi_ids))
+        .order((kpi_results::kpi_id, kpi_results::year))
+        .select(ResultRow::as_select())
+        .load(conn)?)
+}
+
 pub fn find(conn: &mut DbConnection, kpi: i64, year: i32) -> Result<Option<ResultRow>, ApiError> {
     Ok(kpi_results::table
         .filter(kpi_results::kpi_id.eq(kpi))

@@ -9,6 +9,7 @@ mod csv_format;
 mod departments;
 mod errors;
 mod evaluations;
+mod export;
 mod fidelity;
 mod health;
 mod hierarchy;
