@@ -246,30 +246,56 @@ fn stored_direction(form: &KpiForm, current: Option<Direction>) -> Direction {
     }
 }
 
+/// The columns a KPI form sets, alike on insert and update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = kpis, treat_none_as_null = true)]
+struct KpiChanges<'a> {
+    initiative_id: i64,
+    code: &'a str,
+    name: &'a str,
+    unit: &'a str,
+    cumulative: bool,
+    direction: &'static str,
+    baseline_value: Option<&'a str>,
+    baseline_year: i32,
+    baseline_year_type: &'static str,
+    target_value: Option<&'a str>,
+    target_year: i32,
+    target_year_type: &'static str,
+    search_text: String,
+    source: Option<&'a str>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> KpiChanges<'a> {
+    fn new(form: &'a KpiForm, direction: Direction) -> Self {
+        KpiChanges {
+            initiative_id: form.initiative_id,
+            code: &form.code,
+            name: &form.name,
+            unit: &form.unit,
+            cumulative: form.cumulative,
+            direction: direction.as_str(),
+            baseline_value: form.baseline.value.as_deref(),
+            baseline_year: form.baseline.year,
+            baseline_year_type: form.baseline.year_type.as_str(),
+            target_value: form.target.value.as_deref(),
+            target_year: form.target.year,
+            target_year_type: form.target.year_type.as_str(),
+            search_text: searchable(&form.name),
+            source: form.source.as_deref(),
+            updated_at: super::now(),
+        }
+    }
+}
+
 pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> {
-    let now = super::now();
     let plan = plan_of!(conn, initiatives, form.initiative_id)
         .ok_or_else(|| ApiError::not_found("initiative", form.initiative_id))?;
+    let changes = KpiChanges::new(form, stored_direction(form, None));
+    let created_at = changes.updated_at;
     diesel::insert_into(kpis::table)
-        .values((
-            kpis::plan_id.eq(plan),
-            kpis::initiative_id.eq(form.initiative_id),
-            kpis::code.eq(&form.code),
-            kpis::name.eq(&form.name),
-            kpis::unit.eq(&form.unit),
-            kpis::cumulative.eq(form.cumulative),
-            kpis::direction.eq(stored_direction(form, None).as_str()),
-            kpis::baseline_value.eq(&form.baseline.value),
-            kpis::baseline_year.eq(form.baseline.year),
-            kpis::baseline_year_type.eq(form.baseline.year_type.as_str()),
-            kpis::target_value.eq(&form.target.value),
-            kpis::target_year.eq(form.target.year),
-            kpis::target_year_type.eq(form.target.year_type.as_str()),
-            kpis::search_text.eq(searchable(&form.name)),
-            kpis::source.eq(&form.source),
-            kpis::created_at.eq(now),
-            kpis::updated_at.eq(now),
-        ))
+        .values((changes, kpis::plan_id.eq(plan), kpis::created_at.eq(created_at)))
         .execute(conn)?;
     Ok(id_by_code!(conn, kpis, plan, &form.code))
 }
@@ -278,22 +304,8 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), Ap
     let current = get(conn, id)?.direction.parse().ok();
     diesel::update(kpis::table.find(id))
         .set((
-            kpis::initiative_id.eq(form.initiative_id),
-            kpis::code.eq(&form.code),
-            kpis::name.eq(&form.name),
-            kpis::unit.eq(&form.unit),
-            kpis::cumulative.eq(form.cumulative),
-            kpis::direction.eq(stored_direction(form, current).as_str()),
-            kpis::baseline_value.eq(&form.baseline.value),
-            kpis::baseline_year.eq(form.baseline.year),
-            kpis::baseline_year_type.eq(form.baseline.year_type.as_str()),
-            kpis::target_value.eq(&form.target.value),
-            kpis::target_year.eq(form.target.year),
-            kpis::target_year_type.eq(form.target.year_type.as_str()),
-            kpis::search_text.eq(searchable(&form.name)),
-            kpis::source.eq(&form.source),
+            KpiChanges::new(form, stored_direction(form, current)),
             kpis::version.eq(kpis::version + 1),
-            kpis::updated_at.eq(super::now()),
         ))
         .execute(conn)?;
     Ok(())

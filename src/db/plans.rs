@@ -182,33 +182,57 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     checks.finish()
 }
 
-fn scheme_json(form: &PlanForm) -> Option<String> {
-    form.grading_scheme
-        .as_ref()
-        .and_then(|scheme| serde_json::to_string(scheme).ok())
+/// The columns a plan form sets, alike on insert and update.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = plans, treat_none_as_null = true)]
+struct PlanChanges<'a> {
+    code: &'a str,
+    name: &'a str,
+    document_title: &'a str,
+    municipality_code: &'a str,
+    municipality_name: &'a str,
+    prefecture: &'a str,
+    period_start_year: i32,
+    period_end_year: i32,
+    grading_scheme: Option<String>,
+    publisher: Option<&'a str>,
+    source_url: Option<&'a str>,
+    published_on: Option<&'a str>,
+    licence: Option<&'a str>,
+    licence_url: Option<&'a str>,
+    updated_at: NaiveDateTime,
+}
+
+impl<'a> PlanChanges<'a> {
+    fn new(form: &'a PlanForm) -> Self {
+        PlanChanges {
+            code: &form.code,
+            name: &form.name,
+            document_title: &form.document_title,
+            municipality_code: &form.municipality_code,
+            municipality_name: &form.municipality_name,
+            prefecture: &form.prefecture,
+            period_start_year: form.period_start_year,
+            period_end_year: form.period_end_year,
+            grading_scheme: form
+                .grading_scheme
+                .as_ref()
+                .and_then(|scheme| serde_json::to_string(scheme).ok()),
+            publisher: form.publisher.as_deref(),
+            source_url: form.source_url.as_deref(),
+            published_on: form.published_on.as_deref(),
+            licence: form.licence.as_deref(),
+            licence_url: form.licence_url.as_deref(),
+            updated_at: super::now(),
+        }
+    }
 }
 
 pub fn insert(conn: &mut DbConnection, form: &PlanForm) -> Result<i64, ApiError> {
-    let now = super::now();
+    let changes = PlanChanges::new(form);
+    let created_at = changes.updated_at;
     diesel::insert_into(plans::table)
-        .values((
-            plans::code.eq(&form.code),
-            plans::name.eq(&form.name),
-            plans::document_title.eq(&form.document_title),
-            plans::municipality_code.eq(&form.municipality_code),
-            plans::municipality_name.eq(&form.municipality_name),
-            plans::prefecture.eq(&form.prefecture),
-            plans::period_start_year.eq(form.period_start_year),
-            plans::period_end_year.eq(form.period_end_year),
-            plans::grading_scheme.eq(scheme_json(form)),
-            plans::publisher.eq(&form.publisher),
-            plans::source_url.eq(&form.source_url),
-            plans::published_on.eq(&form.published_on),
-            plans::licence.eq(&form.licence),
-            plans::licence_url.eq(&form.licence_url),
-            plans::created_at.eq(now),
-            plans::updated_at.eq(now),
-        ))
+        .values((changes, plans::created_at.eq(created_at)))
         .execute(conn)?;
     Ok(plans::table
         .filter(plans::code.eq(&form.code))
@@ -218,24 +242,7 @@ pub fn insert(conn: &mut DbConnection, form: &PlanForm) -> Result<i64, ApiError>
 
 pub fn update(conn: &mut DbConnection, id: i64, form: &PlanForm) -> Result<(), ApiError> {
     diesel::update(plans::table.find(id))
-        .set((
-            plans::code.eq(&form.code),
-            plans::name.eq(&form.name),
-            plans::document_title.eq(&form.document_title),
-            plans::municipality_code.eq(&form.municipality_code),
-            plans::municipality_name.eq(&form.municipality_name),
-            plans::prefecture.eq(&form.prefecture),
-            plans::period_start_year.eq(form.period_start_year),
-            plans::period_end_year.eq(form.period_end_year),
-            plans::grading_scheme.eq(scheme_json(form)),
-            plans::publisher.eq(&form.publisher),
-            plans::source_url.eq(&form.source_url),
-            plans::published_on.eq(&form.published_on),
-            plans::licence.eq(&form.licence),
-            plans::licence_url.eq(&form.licence_url),
-            plans::version.eq(plans::version + 1),
-            plans::updated_at.eq(super::now()),
-        ))
+        .set((PlanChanges::new(form), plans::version.eq(plans::version + 1)))
         .execute(conn)?;
     Ok(())
 }
