@@ -162,7 +162,7 @@ pub struct AuditParams {
     params(AuditParams, PageParams, OutputParams),
     security(("bearer" = ["admin"])),
     responses(
-        (status = 200, description = "A page of audited writes, oldest first", body = Collection<AuditRecord>),
+        (status = 200, description = "A page of audited writes, oldest first", content((Collection<AuditRecord> = "application/json"), (String = "text/csv"))),
         (status = 401, description = "No token, or an invalid, expired or revoked one", body = crate::error::Problem, content_type = "application/problem+json"),
         (status = 403, description = "The token is not an admin's", body = crate::error::Problem, content_type = "application/problem+json"),
         ListErrors,

@@ -129,7 +129,7 @@ pub struct DivisionParams {
 #[utoipa::path(
     tag = "departments",
     params(CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of departments", body = Collection<Department>), ListErrors)
+    responses((status = 200, description = "A page of departments", content((Collection<Department> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/departments")]
 pub async fn list_departments(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -148,7 +148,7 @@ pub async fn list_departments(db: web::Data<Database>, request: HttpRequest) -> 
 #[utoipa::path(
     tag = "divisions",
     params(DivisionParams, CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of divisions", body = Collection<Division>), ListErrors)
+    responses((status = 200, description = "A page of divisions", content((Collection<Division> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/divisions")]
 pub async fn list_divisions(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::kpis::Kpi;
 use super::progress::{rollup, tally, StatusCounts};
 use super::records::{self, Writer};
-use super::{list_response, utc, Collection, OutputParams, PageParams, QueryParams};
+use super::{list_response, utc, Collection, Format, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
 use crate::db::evaluations::{self as store, EvaluationRow, ItemRow};
 use crate::db::goals::CommonFilter;
@@ -219,7 +219,7 @@ pub async fn create(
 #[utoipa::path(
     tag = "evaluations",
     params(("id" = i64, Path, description = "Plan id", example = 1), PageParams, OutputParams),
-    responses((status = 200, description = "A page of evaluations", body = Collection<EvaluationSummary>), ListErrors)
+    responses((status = 200, description = "A page of evaluations", content((Collection<EvaluationSummary> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/plans/{id}/evaluations")]
 pub async fn list(
@@ -244,8 +244,8 @@ pub async fn list(
 #[into_params(parameter_in = Query)]
 pub struct FormatParams {
     /// `json` (default) or `csv`; `Accept: text/csv` also gives CSV.
-    #[param(example = "csv")]
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<Format>,
 }
 
 /// One evaluation with every KPI as it stood, as JSON or as CSV (UTF-8, CRLF, one header row).
@@ -291,24 +291,6 @@ pub async fn get(
             format!("attachment; filename=\"evaluation-{id}.csv\""),
         ))
         .body(csv_of(&evaluation.items)?))
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Format {
-    Json,
-    Csv,
-}
-
-impl std::str::FromStr for Format {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Self, String> {
-        match text {
-            "json" => Ok(Format::Json),
-            "csv" => Ok(Format::Csv),
-            other => Err(format!("`{other}` is not one of: json, csv")),
-        }
-    }
 }
 
 /// RFC 4180 CSV with CRLF line ends and one header row: the columns are the JSON field names.

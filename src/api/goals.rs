@@ -223,7 +223,7 @@ pub struct InitiativeParams {
 #[utoipa::path(
     tag = "goals",
     params(CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of goals", body = Collection<Goal>), ListErrors)
+    responses((status = 200, description = "A page of goals", content((Collection<Goal> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/goals")]
 pub async fn list_goals(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -242,7 +242,7 @@ pub async fn list_goals(db: web::Data<Database>, request: HttpRequest) -> Result
 #[utoipa::path(
     tag = "measures",
     params(MeasureParams, CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of measures", body = Collection<Measure>), ListErrors)
+    responses((status = 200, description = "A page of measures", content((Collection<Measure> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/measures")]
 pub async fn list_measures(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -264,7 +264,7 @@ pub async fn list_measures(db: web::Data<Database>, request: HttpRequest) -> Res
 #[utoipa::path(
     tag = "initiatives",
     params(InitiativeParams, CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of initiatives", body = Collection<Initiative>), ListErrors)
+    responses((status = 200, description = "A page of initiatives", content((Collection<Initiative> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/initiatives")]
 pub async fn list_initiatives(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {

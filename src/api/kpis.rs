@@ -190,7 +190,7 @@ pub struct KpiParams {
 #[utoipa::path(
     tag = "kpis",
     params(KpiParams, CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of KPIs", body = Collection<Kpi>), ListErrors)
+    responses((status = 200, description = "A page of KPIs", content((Collection<Kpi> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/kpis")]
 pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -25,7 +25,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::db::{Database, DbConnection, Listing, Page};
 use crate::error::ApiError;
 use csv_output::CsvWriter;
-pub use query::{CommonParams, Output, OutputParams, PageParams, QueryParams};
+pub use query::{CommonParams, Format, Output, OutputParams, PageParams, QueryParams};
 
 /// Base path of the versioned API.
 pub const API_BASE: &str = "/api/v1";

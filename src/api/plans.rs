@@ -137,7 +137,7 @@ pub struct PlanParams {
     tag = "plans",
     params(PlanParams, PageParams, OutputParams),
     responses(
-        (status = 200, description = "A page of plans", body = Collection<Plan>),
+        (status = 200, description = "A page of plans", content((Collection<Plan> = "application/json"), (String = "text/csv"))),
         ListErrors,
     )
 )]

@@ -139,7 +139,7 @@ pub struct ProjectParams {
 #[utoipa::path(
     tag = "projects",
     params(ProjectParams, CommonParams, PageParams, OutputParams),
-    responses((status = 200, description = "A page of projects", body = Collection<Project>), ListErrors)
+    responses((status = 200, description = "A page of projects", content((Collection<Project> = "application/json"), (String = "text/csv"))), ListErrors)
 )]
 #[get("/projects")]
 pub async fn list(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, ApiError> {

@@ -53,14 +53,34 @@ pub struct Output {
     pub all: bool,
 }
 
+/// A representation a client can ask for with `format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Format {
+    Json,
+    Csv,
+}
+
+impl std::str::FromStr for Format {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "json" => Ok(Format::Json),
+            "csv" => Ok(Format::Csv),
+            other => Err(format!("must be `json` or `csv`, not `{}`", shorten(other))),
+        }
+    }
+}
+
 /// Output parameters of every collection.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutputParams {
     /// `json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV has one header row of the
     /// JSON field names (nested ones as `baseline_value`, lists joined by `;`), UTF-8, CRLF.
-    #[param(example = "csv")]
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<Format>,
     /// With CSV: start with a UTF-8 byte-order mark, for Excel on Windows.
     pub bom: Option<bool>,
 }
@@ -145,15 +165,8 @@ impl QueryParams {
 
     /// JSON or CSV, and `limit=all` for a streamed CSV of every row; read before `page`.
     pub fn output(&mut self, request: &actix_web::HttpRequest) -> Result<Output, ApiError> {
-        let csv = match self.values.remove("format").as_deref() {
-            Some("csv") => true,
-            Some("json") => false,
-            Some(other) => {
-                return Err(ApiError::bad_request(
-                    "format",
-                    format!("must be `json` or `csv`, not `{}`", shorten(other)),
-                ))
-            }
+        let csv = match self.choice::<Format>("format")? {
+            Some(format) => format == Format::Csv,
             None => request
                 .headers()
                 .get(actix_web::http::header::ACCEPT)
