@@ -201,6 +201,22 @@ impl From<diesel::result::Error> for ApiError {
                 DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand,
                 info,
             ) => ApiError::Unavailable(info.message().to_string()),
+            // A read-only file, a full disk or a lock held past the busy timeout: the database
+            // cannot take the write now, which is no fault of the request.
+            Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, info) => {
+                ApiError::Unavailable(info.message().to_string())
+            }
+            Error::DatabaseError(DatabaseErrorKind::Unknown, ref info)
+                if ["readonly", "disk is full", "database is locked", "disk i/o error"]
+                    .iter()
+                    .any(|symptom| info.message().to_ascii_lowercase().contains(symptom)) =>
+            {
+                ApiError::Unavailable(info.message().to_string())
+            }
+            // Validation checks uniqueness and references first; this is a concurrent writer's race.
+            Error::DatabaseError(DatabaseErrorKind::UniqueViolation | DatabaseErrorKind::ForeignKeyViolation, info) => {
+                ApiError::Conflict(format!("the change conflicts with another record: {}", info.message()))
+            }
             other => ApiError::Internal(other.to_string()),
         }
     }

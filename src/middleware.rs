@@ -79,6 +79,8 @@ pub async fn conditional_get(
         _ => false,
     };
     let headers = head.headers_mut();
+    // JSON or CSV depends on Accept; caches must keep them apart.
+    headers.append(header::VARY, HeaderValue::from_static("Accept"));
     headers.insert(
         header::ETAG,
         HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),

@@ -15,6 +15,8 @@ on_both_backends! {
             let modified = response.headers()["last-modified"].to_str().unwrap().to_string();
             assert!(etag.starts_with('"') && !etag.starts_with("W/"), "{path}: strong {etag}");
             assert_eq!(response.headers()["cache-control"], "public, max-age=60", "{path}");
+            let vary: Vec<&str> = response.headers().get_all("vary").iter().filter_map(|v| v.to_str().ok()).collect();
+            assert!(vary.iter().any(|v| v.contains("Accept")), "{path}: Vary {vary:?}");
             let again = app.client.get(app.url(path)).header("If-None-Match", &etag).send().await.unwrap();
             assert_eq!(again.status(), 304, "{path}");
             assert_eq!(again.headers()["etag"], etag.as_str());
