@@ -116,6 +116,18 @@ pub async fn conditional_get(
     Ok(ServiceResponse::new(request, response))
 }
 
+/// HEAD is answered as GET: the HTTP codec remembers the request was HEAD and sends the headers
+/// alone, so every readable resource answers HEAD with the same ETag, length and caching headers.
+pub async fn head_as_get(
+    mut request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if request.method() == Method::HEAD {
+        request.head_mut().method = Method::GET;
+    }
+    next.call(request).await
+}
+
 fn origins(list: &str) -> Vec<String> {
     list.split(',')
         .map(str::trim)

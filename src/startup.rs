@@ -41,6 +41,7 @@ impl Application {
         let cors_config = config.clone();
         let mut server = HttpServer::new(move || {
             App::new()
+                .wrap(from_fn(middleware::head_as_get))
                 .wrap(from_fn(middleware::conditional_get))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_framework_error))
                 .wrap(middleware::cors(&cors_config))

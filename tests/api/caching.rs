@@ -107,3 +107,22 @@ on_both_backends! {
         assert!(exposed.contains("etag") && exposed.contains("link"), "{exposed}");
     }
 }
+
+on_both_backends! {
+    /// HEAD answers like GET without a body: same validators, and 304 when they match.
+    async fn head_answers_like_get_without_a_body(backend) {
+        let app = spawn_app(backend).await;
+        for path in ["/api/v1/kpis/1", "/api/v1/projects?limit=5"] {
+            let get = app.get(path).await;
+            let etag = get.headers()["etag"].to_str().unwrap().to_string();
+            let length = get.bytes().await.unwrap().len();
+            let head = app.client.head(app.url(path)).send().await.unwrap();
+            assert_eq!(head.status(), 200, "{path}");
+            assert_eq!(head.headers()["etag"].to_str().unwrap(), etag, "{path}");
+            assert_eq!(head.headers()["content-length"].to_str().unwrap(), length.to_string(), "{path}");
+            assert!(head.bytes().await.unwrap().is_empty());
+            let conditional = app.client.head(app.url(path)).header("If-None-Match", &etag).send().await.unwrap();
+            assert_eq!(conditional.status(), 304, "{path}");
+        }
+    }
+}
