@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
+use super::goals::check_place;
 use super::goals::CommonFilter;
 use super::schema::{departments, divisions};
 use super::{filter_common, find_row, load_page, Db, DbConnection, Listing, Page};
@@ -178,8 +179,7 @@ pub struct DivisionForm {
     pub name: String,
 }
 
-use super::goals::{parent_plan, same_plan};
-use super::{code_taken, count_of, id_by_code, plan_of};
+use super::{count_of, id_by_code, plan_of};
 use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 
 pub fn validate_department(conn: &mut DbConnection, form: &DepartmentForm, id: Option<i64>) -> Result<(), ApiError> {
@@ -187,21 +187,18 @@ pub fn validate_department(conn: &mut DbConnection, form: &DepartmentForm, id: O
     checks.text("code", &form.code, MAX_CODE);
     checks.text("name", &form.name, MAX_NAME);
     let exists = super::plans::exists(conn, form.plan_id)?;
-    let plan = parent_plan(
-        &mut checks,
+    check_place!(
+        checks,
+        conn,
+        departments,
+        "department",
+        id,
+        &form.code,
         "plan_id",
         "plan",
         exists.then_some(form.plan_id),
-        form.plan_id,
+        form.plan_id
     );
-    if let Some(id) = id {
-        same_plan(&mut checks, "plan_id", plan_of!(conn, departments, id), plan);
-    }
-    if let Some(plan) = plan {
-        if code_taken!(conn, departments, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another department of this plan");
-        }
-    }
     checks.finish()
 }
 
@@ -248,21 +245,18 @@ pub fn validate_division(conn: &mut DbConnection, form: &DivisionForm, id: Optio
     checks.text("code", &form.code, MAX_CODE);
     checks.text("name", &form.name, MAX_NAME);
     let department_plan = plan_of!(conn, departments, form.department_id);
-    let plan = parent_plan(
-        &mut checks,
+    check_place!(
+        checks,
+        conn,
+        divisions,
+        "division",
+        id,
+        &form.code,
         "department_id",
         "department",
         department_plan,
-        form.department_id,
+        form.department_id
     );
-    if let Some(id) = id {
-        same_plan(&mut checks, "department_id", plan_of!(conn, divisions, id), plan);
-    }
-    if let Some(plan) = plan {
-        if code_taken!(conn, divisions, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another division of this plan");
-        }
-    }
     checks.finish()
 }
 

@@ -8,8 +8,7 @@ use utoipa::ToSchema;
 
 use super::schema::{goals, initiatives, kpis, measures, project_appearances};
 use super::{
-    code_taken, count_of, dependents, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection,
-    Listing, Page,
+    count_of, dependents, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing, Page,
 };
 use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
 use crate::error::ApiError;
@@ -252,6 +251,33 @@ pub fn parent_plan(checks: &mut Checks, field: &str, resource: &str, plan: Optio
     plan
 }
 
+/// The rules of a record's place in a plan: its parent exists, an update leaves it in its plan,
+/// and its code is unique there.
+macro_rules! check_place {
+    ($checks:ident, $conn:ident, $table:ident, $resource:literal, $id:expr, $code:expr,
+     $parent_field:literal, $parent_resource:literal, $parent_plan:expr, $parent_id:expr) => {{
+        let plan =
+            $crate::db::goals::parent_plan(&mut $checks, $parent_field, $parent_resource, $parent_plan, $parent_id);
+        if let Some(id) = $id {
+            $crate::db::goals::same_plan(
+                &mut $checks,
+                $parent_field,
+                $crate::db::plan_of!($conn, $table, id),
+                plan,
+            );
+        }
+        if let Some(plan) = plan {
+            if $crate::db::code_taken!($conn, $table, plan, code, $code, $id) {
+                $checks.fail(
+                    "code",
+                    concat!("is already used by another ", $resource, " of this plan"),
+                );
+            }
+        }
+    }};
+}
+pub(crate) use check_place;
+
 /// On update, a record stays in its plan: moving it would strand its children in the old one.
 pub fn same_plan(checks: &mut Checks, field: &str, current: Option<i64>, new: Option<i64>) {
     if let (Some(current), Some(new)) = (current, new) {
@@ -271,21 +297,18 @@ pub fn validate_goal(conn: &mut DbConnection, form: &GoalForm, id: Option<i64>) 
     checks.text("category", &form.category, MAX_NAME);
     checks.text("title", &form.title, MAX_NAME);
     let exists = super::plans::exists(conn, form.plan_id)?;
-    let plan = parent_plan(
-        &mut checks,
+    check_place!(
+        checks,
+        conn,
+        goals,
+        "goal",
+        id,
+        &form.code,
         "plan_id",
         "plan",
         exists.then_some(form.plan_id),
-        form.plan_id,
+        form.plan_id
     );
-    if let Some(id) = id {
-        same_plan(&mut checks, "plan_id", plan_of!(conn, goals, id), plan);
-    }
-    if let Some(plan) = plan {
-        if code_taken!(conn, goals, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another goal of this plan");
-        }
-    }
     checks.finish()
 }
 
@@ -333,21 +356,18 @@ pub fn validate_measure(conn: &mut DbConnection, form: &MeasureForm, id: Option<
     checks.text("code", &form.code, MAX_CODE);
     checks.positive("number", form.number);
     checks.text("title", &form.title, MAX_NAME);
-    let plan = parent_plan(
-        &mut checks,
+    check_place!(
+        checks,
+        conn,
+        measures,
+        "measure",
+        id,
+        &form.code,
         "goal_id",
         "goal",
         plan_of!(conn, goals, form.goal_id),
-        form.goal_id,
+        form.goal_id
     );
-    if let Some(id) = id {
-        same_plan(&mut checks, "goal_id", plan_of!(conn, measures, id), plan);
-    }
-    if let Some(plan) = plan {
-        if code_taken!(conn, measures, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another measure of this plan");
-        }
-    }
     checks.finish()
 }
 
@@ -399,21 +419,18 @@ pub fn validate_initiative(conn: &mut DbConnection, form: &InitiativeForm, id: O
     checks.text("code", &form.code, MAX_CODE);
     checks.positive("number", form.number);
     checks.text("title", &form.title, MAX_NAME);
-    let plan = parent_plan(
-        &mut checks,
+    check_place!(
+        checks,
+        conn,
+        initiatives,
+        "initiative",
+        id,
+        &form.code,
         "measure_id",
         "measure",
         plan_of!(conn, measures, form.measure_id),
-        form.measure_id,
+        form.measure_id
     );
-    if let Some(id) = id {
-        same_plan(&mut checks, "measure_id", plan_of!(conn, initiatives, id), plan);
-    }
-    if let Some(plan) = plan {
-        if code_taken!(conn, initiatives, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another initiative of this plan");
-        }
-    }
     checks.finish()
 }
 

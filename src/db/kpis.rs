@@ -6,9 +6,10 @@ use diesel::prelude::*;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::goals::{initiative_ids_of_goal, parent_plan, same_plan, CommonFilter};
+use super::goals::check_place;
+use super::goals::{initiative_ids_of_goal, CommonFilter};
 use super::schema::{divisions, initiatives, kpis, project_appearances, project_divisions};
-use super::{code_taken, filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing, Page};
+use super::{filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing, Page};
 use crate::domain::kpi::{direction, Direction, YearType};
 use crate::domain::progress::Status;
 use crate::domain::text::{fold_for_search, like_contains, searchable};
@@ -218,21 +219,18 @@ pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Res
             );
         }
     }
-    let plan = parent_plan(
-        &mut checks,
+    check_place!(
+        checks,
+        conn,
+        kpis,
+        "KPI",
+        id,
+        &form.code,
         "initiative_id",
         "initiative",
         plan_of!(conn, initiatives, form.initiative_id),
-        form.initiative_id,
+        form.initiative_id
     );
-    if let Some(id) = id {
-        same_plan(&mut checks, "initiative_id", plan_of!(conn, kpis, id), plan);
-    }
-    if let Some(plan) = plan {
-        if code_taken!(conn, kpis, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another KPI of this plan");
-        }
-    }
     checks.finish()
 }
 
