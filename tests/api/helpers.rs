@@ -312,3 +312,30 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     assert!(body["title"].is_string() && body["detail"].is_string(), "{body}");
     body
 }
+
+/// Field names of a 400 problem, sorted; the detail names each of them too.
+pub async fn failing_fields(response: reqwest::Response) -> Vec<String> {
+    let problem = assert_problem(response, 400).await;
+    let mut fields: Vec<String> = problem["errors"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no errors: {problem}"))
+        .iter()
+        .map(|error| {
+            assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{problem}");
+            error["field"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for field in &fields {
+        assert!(
+            problem["detail"].as_str().unwrap().contains(field.as_str()),
+            "{problem}"
+        );
+    }
+    fields.sort();
+    fields
+}
+
+/// The newest cursor of the change feed.
+pub async fn latest_cursor(app: &TestApp) -> i64 {
+    app.json("/api/v1/changes").await["latest_cursor"].as_i64().unwrap()
+}

@@ -10,7 +10,7 @@ use strategy_api::dataset::Dataset;
 use strategy_api::db::seed::{self, SeedOutcome};
 use strategy_api::db::Database;
 
-use crate::helpers::{assert_problem, seeded_database, spawn_app_on, token, TestApp};
+use crate::helpers::{assert_problem, failing_fields, latest_cursor, seeded_database, spawn_app_on, token, TestApp};
 
 /// The id of the one record a filtered listing finds.
 async fn id_of(app: &TestApp, path: &str) -> i64 {
@@ -118,32 +118,6 @@ fn measured(year: i32, value: Value, text: &str, rates: (f64, f64), status: &str
         "latest_year": year, "latest_value": value, "latest_value_text": text,
         "achievement": rates.0, "expected": rates.1, "status": status, "grade": grade,
     })
-}
-
-/// Field names of a 400 problem, sorted; the detail names each of them too.
-async fn failing_fields(response: Response) -> Vec<String> {
-    let problem = assert_problem(response, 400).await;
-    let mut fields: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors: {problem}"))
-        .iter()
-        .map(|error| {
-            assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{problem}");
-            error["field"].as_str().unwrap().to_string()
-        })
-        .collect();
-    for field in &fields {
-        assert!(
-            problem["detail"].as_str().unwrap().contains(field.as_str()),
-            "{problem}"
-        );
-    }
-    fields.sort();
-    fields
-}
-
-async fn latest_cursor(app: &TestApp) -> i64 {
-    app.json("/api/v1/changes").await["latest_cursor"].as_i64().unwrap()
 }
 
 /// `(resource, id, operation)` of the feed after a cursor.

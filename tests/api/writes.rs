@@ -8,7 +8,8 @@ use serde_json::{json, Value};
 use strategy_api::db::{self, Database};
 
 use crate::helpers::{
-    assert_problem, claims, seeded_database, sign, spawn_app_on, spawn_read_only_app_on, token, TestApp, TEST_SECRET,
+    assert_problem, claims, failing_fields, latest_cursor, seeded_database, sign, spawn_app_on, spawn_read_only_app_on,
+    token, TestApp, TEST_SECRET,
 };
 
 /// Every writable collection.
@@ -228,36 +229,10 @@ async fn send_raw(
     request.body(body.to_string()).send().await.expect("request sent")
 }
 
-/// Field names of a 400 problem, sorted; the detail names each of them too.
-async fn failing_fields(response: Response) -> Vec<String> {
-    let problem = assert_problem(response, 400).await;
-    let mut fields: Vec<String> = problem["errors"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no errors: {problem}"))
-        .iter()
-        .map(|error| {
-            assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()), "{problem}");
-            error["field"].as_str().unwrap().to_string()
-        })
-        .collect();
-    for field in &fields {
-        assert!(
-            problem["detail"].as_str().unwrap().contains(field.as_str()),
-            "{problem}"
-        );
-    }
-    fields.sort();
-    fields
-}
-
 fn sorted(fields: &[&str]) -> Vec<String> {
     let mut fields: Vec<String> = fields.iter().map(|f| f.to_string()).collect();
     fields.sort();
     fields
-}
-
-async fn latest_cursor(app: &TestApp) -> i64 {
-    app.json("/api/v1/changes").await["latest_cursor"].as_i64().unwrap()
 }
 
 /// Unpadded base64url (RFC 4648 §5), for hand-made tokens.
