@@ -55,6 +55,31 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216), global = true)]
     pub max_body_bytes: u64,
 
+    /// Seconds a client has to send a request's headers (and to close after a response): a slow
+    /// client cannot hold a connection open.
+    #[arg(long, env = "CLIENT_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub client_timeout_secs: u64,
+
+    /// Seconds a request may take before it is answered 503 (a streamed body, once started, continues).
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub request_timeout_secs: u64,
+
+    /// Open connections each worker accepts; further clients wait in the listen backlog.
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u64).range(1..=65_536), global = true)]
+    pub max_connections: u64,
+
+    /// Seconds in-flight requests get to finish after SIGTERM or SIGINT before the process exits.
+    #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
+    pub shutdown_grace_secs: u64,
+
+    /// Writes per second from one client address (bursts of twice that); 0 turns the limit off.
+    #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
+    pub write_rate_limit: u32,
+
+    /// Reads per second from one client address (bursts of twice that); 0, the default, turns the limit off.
+    #[arg(long, env = "READ_RATE_LIMIT", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
+    pub read_rate_limit: u32,
+
     /// Seconds public caches may keep a read response (`Cache-Control: public, max-age`).
     #[arg(long, env = "CACHE_MAX_AGE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
     pub cache_max_age_secs: u64,

@@ -32,6 +32,16 @@ pub enum ApiError {
     Conflict(String),
     #[error("the body must be application/json")]
     UnsupportedMediaType,
+    #[error("the request target is longer than {0} bytes")]
+    UriTooLong(usize),
+    #[error("the request headers are larger than {0} bytes in all")]
+    HeadersTooLarge(usize),
+    #[error("too many requests from this client; retry in {0} s")]
+    TooManyRequests(u64),
+    #[error("the request was not answered within {0} s")]
+    TimedOut(u64),
+    #[error("the request body did not arrive within {0} s")]
+    BodyTimedOut(u64),
     #[error("the database is unavailable")]
     Unavailable(String),
     #[error("internal error")]
@@ -141,7 +151,11 @@ impl ResponseError for ApiError {
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
+            ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::Unavailable(_) | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -171,10 +185,15 @@ impl ResponseError for ApiError {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
             }
-            ApiError::Unavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::TimedOut(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
+            }
+            ApiError::TooManyRequests(seconds) => {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, header::HeaderValue::from(*seconds));
             }
             // RFC 6750: no error code when no token was sent.
             ApiError::Unauthorized { invalid_token } => {
@@ -240,6 +259,9 @@ pub enum ListErrors {
     /// A query parameter is malformed, out of range or unknown.
     #[response(status = 400, content_type = "application/problem+json")]
     BadRequest(#[to_schema] Problem),
+    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(#[to_schema] Problem),
     /// The database is unavailable; retry after the `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(#[to_schema] Problem),
@@ -254,6 +276,9 @@ pub enum ItemErrors {
     /// No record has this id.
     #[response(status = 404, content_type = "application/problem+json")]
     NotFound(#[to_schema] Problem),
+    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(#[to_schema] Problem),
     /// The database is unavailable; retry after the `Retry-After` seconds.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(#[to_schema] Problem),
@@ -280,6 +305,9 @@ pub enum CreateErrors {
     /// The body is not `application/json`.
     #[response(status = 415, content_type = "application/problem+json")]
     UnsupportedMediaType(#[to_schema] Problem),
+    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(#[to_schema] Problem),
     /// Writes are disabled (no signing key configured), or the database is unavailable.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(#[to_schema] Problem),
@@ -315,6 +343,9 @@ pub enum PatchErrors {
     /// `If-Match` is missing.
     #[response(status = 428, content_type = "application/problem+json")]
     PreconditionRequired(#[to_schema] Problem),
+    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(#[to_schema] Problem),
     /// Writes are disabled (no signing key configured), or the database is unavailable.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(#[to_schema] Problem),
@@ -344,6 +375,9 @@ pub enum DeleteErrors {
     /// `If-Match` is missing.
     #[response(status = 428, content_type = "application/problem+json")]
     PreconditionRequired(#[to_schema] Problem),
+    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
+    #[response(status = 429, content_type = "application/problem+json")]
+    TooManyRequests(#[to_schema] Problem),
     /// Writes are disabled (no signing key configured), or the database is unavailable.
     #[response(status = 503, content_type = "application/problem+json")]
     Unavailable(#[to_schema] Problem),

@@ -5,6 +5,7 @@ use strategy_api::auth::{Authenticator, Scope};
 use strategy_api::config::Config;
 use strategy_api::dataset::Dataset;
 use strategy_api::db::seed::{self, SeedOutcome};
+use strategy_api::db::synthetic;
 use strategy_api::db::write::{self, TokenRow};
 use strategy_api::db::{self, Database};
 use strategy_api::startup::Application;
@@ -29,7 +30,12 @@ enum Command {
     /// Apply pending database migrations.
     Migrate,
     /// Load the bundled strategy (idempotent: a plan already present is left as it is).
-    Seed,
+    Seed {
+        /// Scale mode: also add copies of the strategy as further plans until there are N plans
+        /// of it in all (45·N KPIs), in one transaction.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(i64).range(1..=100_000))]
+        synthetic: Option<i64>,
+    },
     /// Print the OpenAPI document.
     Openapi,
     /// Issue, revoke and list API tokens.
@@ -89,16 +95,27 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             log::info!("migrations applied to {}", database.backend().display());
             Ok(())
         }
-        Command::Seed => {
+        Command::Seed { synthetic } => {
             let database = open(&config);
             database.run_blocking(db::migrate)?;
-            match database.run_blocking(|conn| seed::seed(conn, &Dataset::atsugi_2()))? {
+            let dataset = Dataset::atsugi_2();
+            match database.run_blocking(|conn| seed::seed(conn, &dataset))? {
                 SeedOutcome::Loaded { plan_id } => {
                     log::info!("loaded the strategy as plan {plan_id}")
                 }
                 SeedOutcome::AlreadyPresent { plan_id } => {
                     log::info!("the strategy is already plan {plan_id}")
                 }
+            }
+            if let Some(total) = synthetic {
+                let started = std::time::Instant::now();
+                let outcome = database.run_blocking(|conn| synthetic::add_copies(conn, &dataset.plan.code, total))?;
+                log::info!(
+                    "added {} synthetic copies of the strategy in {} ms: {} plans of it in all",
+                    outcome.added,
+                    started.elapsed().as_millis(),
+                    outcome.plans
+                );
             }
             Ok(())
         }

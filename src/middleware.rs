@@ -6,13 +6,18 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{web, HttpResponse};
+use actix_web::{web, HttpMessage, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
+use futures_util::StreamExt;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::time::Duration;
 
 use crate::api::records::{etag_of, matches};
 use crate::api::API_BASE;
 use crate::config::Config;
 use crate::db::{write, Database};
+use crate::error::ApiError;
 
 /// How long public caches may keep a read.
 #[derive(Debug, Clone, Copy)]
@@ -176,4 +181,123 @@ pub fn cors(config: &Config) -> Cors {
             header::WWW_AUTHENTICATE,
         ])
         .max_age(3600)
+}
+
+/// The largest request target (path and query string) accepted.
+pub const MAX_URI_BYTES: usize = 4096;
+/// The largest total size of the request headers accepted.
+pub const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+type ClientLimiter = governor::DefaultKeyedRateLimiter<IpAddr>;
+
+/// Limits checked before a request reaches a handler: the size of its target and headers, its
+/// client's rate, the time its body may take to arrive, and the time a read may take.
+pub struct RequestLimits {
+    writes: Option<ClientLimiter>,
+    reads: Option<ClientLimiter>,
+    client_timeout: Duration,
+    request_timeout: Duration,
+    max_body_bytes: usize,
+}
+
+impl RequestLimits {
+    pub fn from_config(config: &Config) -> Self {
+        RequestLimits {
+            writes: client_limiter(config.write_rate_limit),
+            reads: client_limiter(config.read_rate_limit),
+            client_timeout: Duration::from_secs(config.client_timeout_secs),
+            request_timeout: Duration::from_secs(config.request_timeout_secs),
+            max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+        }
+    }
+
+    fn check_size(request: &ServiceRequest) -> Result<(), ApiError> {
+        let target = request.path().len() + request.query_string().len();
+        if target > MAX_URI_BYTES {
+            return Err(ApiError::UriTooLong(MAX_URI_BYTES));
+        }
+        let headers: usize = request
+            .headers()
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum();
+        if headers > MAX_HEADER_BYTES {
+            return Err(ApiError::HeadersTooLarge(MAX_HEADER_BYTES));
+        }
+        Ok(())
+    }
+
+    fn check_rate(&self, request: &ServiceRequest, is_read: bool) -> Result<(), ApiError> {
+        let limiter = if is_read { &self.reads } else { &self.writes };
+        let (Some(limiter), Some(client)) = (limiter, request.peer_addr()) else {
+            return Ok(());
+        };
+        // Forget idle clients now and then, so the table holds only the active ones.
+        if limiter.len() > 10_000 {
+            limiter.retain_recent();
+        }
+        limiter.check_key(&client.ip()).map_err(|not_until| {
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
+            ApiError::TooManyRequests(wait.as_secs() + 1)
+        })
+    }
+
+    /// Reads a write's body within the client timeout (up to one byte past the limit, so the
+    /// handler still answers 413), and hands it on: a client trickling a body cannot hold a request.
+    async fn buffer_body(&self, request: &mut ServiceRequest) -> Result<(), ApiError> {
+        let mut payload = request.take_payload();
+        let limit = self.max_body_bytes.saturating_add(1);
+        let read = async {
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let Ok(chunk) = chunk else { break };
+                body.extend_from_slice(&chunk);
+                if body.len() >= limit {
+                    body.truncate(limit);
+                    break;
+                }
+            }
+            body.freeze()
+        };
+        let body = actix_web::rt::time::timeout(self.client_timeout, read)
+            .await
+            .map_err(|_| ApiError::BodyTimedOut(self.client_timeout.as_secs()))?;
+        request.set_payload(actix_web::dev::Payload::from(body));
+        Ok(())
+    }
+}
+
+fn client_limiter(per_second: u32) -> Option<ClientLimiter> {
+    let rate = NonZeroU32::new(per_second)?;
+    let burst = NonZeroU32::new(per_second.saturating_mul(2))?;
+    Some(governor::RateLimiter::keyed(
+        governor::Quota::per_second(rate).allow_burst(burst),
+    ))
+}
+
+/// Applies `RequestLimits`; a request over a limit gets its problem response here.
+pub async fn limits(
+    mut request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(limits) = request.app_data::<web::Data<RequestLimits>>().cloned() else {
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let admitted = match RequestLimits::check_size(&request).and_then(|()| limits.check_rate(&request, is_read)) {
+        Ok(()) if is_read => Ok(()),
+        Ok(()) => limits.buffer_body(&mut request).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = admitted {
+        return Ok(request.error_response(error));
+    }
+    if !is_read {
+        // A write runs to its end: cutting it short could not undo a commit already made.
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    match actix_web::rt::time::timeout(limits.request_timeout, next.call(request)).await {
+        Ok(response) => response.map(ServiceResponse::map_into_boxed_body),
+        Err(_) => Err(ApiError::TimedOut(limits.request_timeout.as_secs()).into()),
+    }
 }

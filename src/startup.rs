@@ -1,6 +1,7 @@
 //! Builds the application and binds its listener (port 0 in tests).
 
 use std::net::TcpListener;
+use std::time::Duration;
 
 use actix_web::dev::{ResourceDef, Server, ServiceResponse};
 use actix_web::http::{header, Method};
@@ -13,7 +14,7 @@ use crate::auth::Authenticator;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
-use crate::middleware::{self, CachePolicy};
+use crate::middleware::{self, CachePolicy, RequestLimits};
 use crate::{api, openapi};
 
 pub struct Application {
@@ -39,11 +40,13 @@ impl Application {
             max_age_secs: config.cache_max_age_secs,
         });
         let cors_config = config.clone();
+        let request_limits = web::Data::new(RequestLimits::from_config(config));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(middleware::head_as_get))
                 .wrap(from_fn(middleware::conditional_get))
                 .wrap(ErrorHandlers::new().default_handler(problem_for_framework_error))
+                .wrap(from_fn(middleware::limits))
                 .wrap(middleware::cors(&cors_config))
                 .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
@@ -51,6 +54,7 @@ impl Application {
                 .app_data(database.clone())
                 .app_data(routes.clone())
                 .app_data(cache_policy.clone())
+                .app_data(request_limits.clone())
                 .app_data(authenticator.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|error, _| {
@@ -62,6 +66,10 @@ impl Application {
                 .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
                 .default_service(web::to(no_route))
         })
+        .client_request_timeout(Duration::from_secs(config.client_timeout_secs))
+        .client_disconnect_timeout(Duration::from_secs(config.client_timeout_secs))
+        .max_connections(usize::try_from(config.max_connections).unwrap_or(usize::MAX))
+        .shutdown_timeout(config.shutdown_grace_secs)
         .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers);

@@ -147,7 +147,42 @@ pub(super) fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, Api
     if essence != "application/json" && essence != "application/merge-patch+json" {
         return Err(ApiError::UnsupportedMediaType);
     }
+    if nesting_depth(body) > MAX_NESTING {
+        return Err(ApiError::bad_field(
+            "body",
+            format!("nests arrays and objects deeper than {MAX_NESTING} levels"),
+        ));
+    }
     serde_json::from_slice(body).map_err(|error| ApiError::bad_field("body", format!("is not valid JSON: {error}")))
+}
+
+/// No record nests deeper than a few levels; a body that does is refused before it is parsed.
+const MAX_NESTING: usize = 16;
+
+/// The deepest nesting of `[` and `{` in a JSON text, outside strings.
+fn nesting_depth(body: &[u8]) -> usize {
+    let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// A body read against its form: every unknown, missing or mistyped field is named, and the rest is
@@ -429,6 +464,14 @@ pub(super) fn audit_write(
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn nesting_depth_counts_brackets_outside_strings() {
+        assert_eq!(nesting_depth(br#"{"name": "x"}"#), 1);
+        assert_eq!(nesting_depth(br#"{"a": [{"b": [1]}]}"#), 4);
+        assert_eq!(nesting_depth(br#"{"a": "[[[{{{\"[["}"#), 1);
+        assert_eq!(nesting_depth(b"[[[[]]]][]"), 4);
+    }
 
     #[test]
     fn merge_patch_follows_rfc_7396() {

@@ -8,11 +8,11 @@ use utoipa::ToSchema;
 
 use super::goals::check_place;
 use super::goals::{initiative_ids_of_goal, CommonFilter};
-use super::schema::{divisions, initiatives, kpis, project_appearances, project_divisions};
+use super::schema::{divisions, initiatives, kpi_search_grams, kpis, project_appearances, project_divisions};
 use super::{filter_common, find_row, id_by_code, load_page, plan_of, Db, DbConnection, Listing, Page};
 use crate::domain::kpi::{direction, Direction, YearType};
 use crate::domain::progress::Status;
-use crate::domain::text::{fold_for_search, like_contains, searchable};
+use crate::domain::text::{bigrams, fold_for_search, like_contains, searchable};
 use crate::domain::validate::{Checks, MAX_CODE, MAX_DESCRIPTION, MAX_NAME};
 use crate::error::ApiError;
 
@@ -71,6 +71,9 @@ pub struct KpiFilter {
     pub q: Option<String>,
 }
 
+/// How many of a query's bigrams are looked up in the index (the rest only checked by LIKE).
+const MAX_QUERY_GRAMS: usize = 6;
+
 fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
     let mut query = kpis::table.into_boxed();
     filter_common!(query, kpis, filter.common);
@@ -121,7 +124,18 @@ fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
         );
     }
     if let Some(q) = &filter.q {
-        query = query.filter(kpis::search_text.like(like_contains(&fold_for_search(q))).escape('\\'));
+        let folded = fold_for_search(q);
+        // The bigram index narrows the candidates; LIKE decides. Most words need only a few grams.
+        for gram in bigrams(&folded).into_iter().take(MAX_QUERY_GRAMS) {
+            query = query.filter(
+                kpis::id.eq_any(
+                    kpi_search_grams::table
+                        .filter(kpi_search_grams::gram.eq(gram))
+                        .select(kpi_search_grams::kpi_id),
+                ),
+            );
+        }
+        query = query.filter(kpis::search_text.like(like_contains(&folded)).escape('\\'));
     }
     query
 }
@@ -292,24 +306,43 @@ pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> 
         .ok_or_else(|| ApiError::not_found("initiative", form.initiative_id))?;
     let changes = KpiChanges::new(form, stored_direction(form, None));
     let created_at = changes.updated_at;
+    let search_text = changes.search_text.clone();
     diesel::insert_into(kpis::table)
         .values((changes, kpis::plan_id.eq(plan), kpis::created_at.eq(created_at)))
         .execute(conn)?;
-    Ok(id_by_code!(conn, kpis, plan, &form.code))
+    let id = id_by_code!(conn, kpis, plan, &form.code);
+    index_search_text(conn, id, &search_text)?;
+    Ok(id)
 }
 
 pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), ApiError> {
     let current = get(conn, id)?.direction.parse().ok();
+    let changes = KpiChanges::new(form, stored_direction(form, current));
+    let stored_text: String = kpis::table.find(id).select(kpis::search_text).first(conn)?;
+    let search_text = (changes.search_text != stored_text).then(|| changes.search_text.clone());
     diesel::update(kpis::table.find(id))
-        .set((
-            KpiChanges::new(form, stored_direction(form, current)),
-            kpis::version.eq(kpis::version + 1),
-        ))
+        .set((changes, kpis::version.eq(kpis::version + 1)))
         .execute(conn)?;
+    if let Some(search_text) = search_text {
+        index_search_text(conn, id, &search_text)?;
+    }
+    Ok(())
+}
+
+/// Replaces a KPI's entries in the bigram index.
+pub(crate) fn index_search_text(conn: &mut DbConnection, id: i64, search_text: &str) -> Result<(), ApiError> {
+    diesel::delete(kpi_search_grams::table.filter(kpi_search_grams::kpi_id.eq(id))).execute(conn)?;
+    // One row per statement: diesel's multi-backend connection has no batch insert.
+    for gram in bigrams(search_text) {
+        diesel::insert_into(kpi_search_grams::table)
+            .values((kpi_search_grams::gram.eq(gram), kpi_search_grams::kpi_id.eq(id)))
+            .execute(conn)?;
+    }
     Ok(())
 }
 
 pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
+    diesel::delete(kpi_search_grams::table.filter(kpi_search_grams::kpi_id.eq(id))).execute(conn)?;
     diesel::delete(kpis::table.find(id)).execute(conn)?;
     Ok(())
 }

@@ -9,6 +9,7 @@ pub mod projects;
 pub mod results;
 pub mod schema;
 pub mod seed;
+pub mod synthetic;
 pub mod write;
 
 use std::time::Duration;

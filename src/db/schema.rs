@@ -175,7 +175,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    kpi_search_grams (gram, kpi_id) {
+        gram -> Text,
+        kpi_id -> BigInt,
+    }
+}
+
 diesel::joinable!(kpi_results -> kpis (kpi_id));
+diesel::joinable!(kpi_search_grams -> kpis (kpi_id));
 diesel::joinable!(source_corrections -> plans (plan_id));
 diesel::joinable!(divisions -> departments (department_id));
 diesel::joinable!(measures -> goals (goal_id));
@@ -199,6 +207,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_appearances,
     project_divisions,
     kpi_results,
+    kpi_search_grams,
 );
 
 diesel::table! {

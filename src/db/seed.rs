@@ -213,8 +213,13 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
                 for kpi in &initiative.kpis {
                     let baseline = kpi.baseline.value.as_deref();
                     let target = kpi.target.value.as_deref();
-                    diesel::insert_into(kpis::table)
-                        .values((
+                    let search_text = searchable(&kpi.name);
+                    let kpi_id = insert_coded!(
+                        conn,
+                        kpis,
+                        plan_id,
+                        &kpi.code,
+                        (
                             kpis::plan_id.eq(plan_id),
                             kpis::initiative_id.eq(initiative_id),
                             kpis::code.eq(&kpi.code),
@@ -228,11 +233,12 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
                             kpis::target_value.eq(target),
                             kpis::target_year.eq(kpi.target.year),
                             kpis::target_year_type.eq(kpi.target.year_type.as_str()),
-                            kpis::search_text.eq(searchable(&kpi.name)),
+                            kpis::search_text.eq(&search_text),
                             kpis::created_at.eq(now),
                             kpis::updated_at.eq(now),
-                        ))
-                        .execute(conn)?;
+                        )
+                    );
+                    super::kpis::index_search_text(conn, kpi_id, &search_text)?;
                 }
                 for (position, appearance) in initiative.projects.iter().enumerate() {
                     let project_id = *project_ids.get(appearance.project.as_str()).ok_or_else(|| {

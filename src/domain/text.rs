@@ -224,6 +224,20 @@ fn romaji_to_hiragana(word: &str) -> String {
     out
 }
 
+/// The distinct two-character windows of a folded text, in order: the keys of the search index.
+/// A text of one character has none (such a query scans).
+pub fn bigrams(folded: &str) -> Vec<String> {
+    let chars: Vec<char> = folded.chars().collect();
+    let mut grams: Vec<String> = Vec::new();
+    for pair in chars.windows(2) {
+        let gram: String = pair.iter().collect();
+        if !grams.contains(&gram) {
+            grams.push(gram);
+        }
+    }
+    grams
+}
+
 /// Escapes `%`, `_` and the escape character itself, for a LIKE pattern with `ESCAPE '\'`.
 pub fn like_contains(folded: &str) -> String {
     let mut pattern = String::with_capacity(folded.len() + 2);
@@ -274,5 +288,13 @@ mod tests {
     #[test]
     fn like_wildcards_are_literal() {
         assert_eq!(like_contains("100%_a\\"), "%100\\%\\_a\\\\%");
+    }
+
+    #[test]
+    fn bigrams_are_distinct_windows_of_characters() {
+        assert_eq!(bigrams("件数"), vec!["件数"]);
+        assert_eq!(bigrams("交流活動件数"), vec!["交流", "流活", "活動", "動件", "件数"]);
+        assert_eq!(bigrams("aaaa"), vec!["aa"]);
+        assert!(bigrams("件").is_empty());
     }
 }

@@ -286,6 +286,8 @@ async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Config)) 
     config.pool_timeout_secs = 2;
     config.jwt_secret = None;
     config.jwt_public_key_file = None;
+    // Tests write in bursts from one address; the rate-limit test turns the limit back on.
+    config.write_rate_limit = 0;
     adjust(&mut config);
     let database = Database::new(&config.database_url, config.pool_size, config.pool_timeout());
     let application = Application::build(&config, database).expect("application builds");
@@ -338,4 +340,13 @@ pub async fn failing_fields(response: reqwest::Response) -> Vec<String> {
 /// The newest cursor of the change feed.
 pub async fn latest_cursor(app: &TestApp) -> i64 {
     app.json("/api/v1/changes").await["latest_cursor"].as_i64().unwrap()
+}
+
+/// The app with writes enabled and some settings adjusted (pool size, pool timeout): for fault tests.
+pub async fn spawn_tuned_app_on(database_url: &str, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_configured(database_url, |config| {
+        config.jwt_secret = Some(TEST_SECRET.into());
+        adjust(config)
+    })
+    .await
 }
