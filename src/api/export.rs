@@ -2,7 +2,6 @@
 //! `/plans/{id}/export.zip`: one CSV per table with a README describing the columns.
 
 use std::collections::HashMap;
-use std::io::Write;
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpResponse};
@@ -264,67 +263,215 @@ const FILES: &[(&str, &str)] = &[
     ),
 ];
 
-/// The records of each file of `FILES`, in its order, as JSON values to flatten into CSV.
-fn tables(
-    plan: &PlanDetail,
-    departments: &[Department],
-    goals: &[GoalExport],
-    projects: &[Project],
-) -> Result<Vec<(&'static str, Vec<serde_json::Value>)>, ApiError> {
-    let mut divisions = Vec::new();
-    for department in departments {
-        for division in &department.divisions {
-            divisions.push(serde_json::json!({
-                "id": division.id, "code": division.code, "name": division.name,
-                "department_id": department.id, "department_code": department.code, "department_name": department.name,
-            }));
-        }
+/// Where the rows of each file of `FILES` come from.
+#[derive(Debug, Clone, Copy)]
+enum Rows {
+    Plan,
+    Departments,
+    Divisions,
+    /// Rows taken from each goal's tree in turn: goals, measures, initiatives, KPIs, results.
+    OfGoals(GoalPart),
+    Projects,
+    Appearances,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum GoalPart {
+    Goal,
+    Measures,
+    Initiatives,
+    Kpis,
+    Results,
+}
+
+const SOURCES: [Rows; 10] = [
+    Rows::Plan,
+    Rows::Departments,
+    Rows::Divisions,
+    Rows::OfGoals(GoalPart::Goal),
+    Rows::OfGoals(GoalPart::Measures),
+    Rows::OfGoals(GoalPart::Initiatives),
+    Rows::OfGoals(GoalPart::Kpis),
+    Rows::OfGoals(GoalPart::Results),
+    Rows::Projects,
+    Rows::Appearances,
+];
+
+/// Projects per batch of the projects' files.
+const PROJECT_BATCH: i64 = 100;
+
+fn goal_rows(goal: &GoalExport, part: GoalPart) -> Result<Vec<serde_json::Value>, ApiError> {
+    let mut rows = Vec::new();
+    if let GoalPart::Goal = part {
+        rows.push(value(&goal.goal)?);
     }
-    let (mut goal_rows, mut measure_rows, mut initiative_rows, mut kpi_rows, mut result_rows) =
-        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    for goal in goals {
-        goal_rows.push(value(&goal.goal)?);
-        for measure in &goal.measures {
-            measure_rows.push(value(&measure.measure)?);
-            for initiative in &measure.initiatives {
-                initiative_rows.push(value(&initiative.initiative)?);
-                for kpi in &initiative.kpis {
-                    kpi_rows.push(value(&kpi.kpi)?);
-                    for result in &kpi.results {
-                        result_rows.push(value(result)?);
-                    }
+    for measure in &goal.measures {
+        if let GoalPart::Measures = part {
+            rows.push(value(&measure.measure)?);
+        }
+        for initiative in &measure.initiatives {
+            if let GoalPart::Initiatives = part {
+                rows.push(value(&initiative.initiative)?);
+            }
+            for kpi in &initiative.kpis {
+                match part {
+                    GoalPart::Kpis => rows.push(value(&kpi.kpi)?),
+                    GoalPart::Results => rows.extend(kpi.results.iter().map(value).collect::<Result<Vec<_>, _>>()?),
+                    _ => {}
                 }
             }
         }
     }
-    let mut appearances = Vec::new();
-    for project in projects {
-        for appearance in &project.appearances {
-            appearances.push(serde_json::json!({
-                "project_id": project.id, "project_code": project.code, "project_name": project.name,
-                "initiative_id": appearance.initiative_id, "initiative_code": appearance.initiative_code,
-                "description": appearance.description,
-            }));
-        }
-    }
-    Ok(vec![
-        ("plan.csv", vec![value(plan)?]),
-        (
-            "departments.csv",
-            departments.iter().map(value).collect::<Result<_, _>>()?,
-        ),
-        ("divisions.csv", divisions),
-        ("goals.csv", goal_rows),
-        ("measures.csv", measure_rows),
-        ("initiatives.csv", initiative_rows),
-        ("kpis.csv", kpi_rows),
-        ("kpi_results.csv", result_rows),
-        ("projects.csv", projects.iter().map(value).collect::<Result<_, _>>()?),
-        ("project_appearances.csv", appearances),
-    ])
+    Ok(rows)
 }
 
-/// The plan as a zip of CSV files (UTF-8, CRLF, one header row each) with a README.md.
+fn department_rows(conn: &mut DbConnection, plan: i64, divisions: bool) -> Result<Vec<serde_json::Value>, ApiError> {
+    let departments = departments(conn, plan)?;
+    if !divisions {
+        return departments.iter().map(value).collect();
+    }
+    Ok(departments
+        .iter()
+        .flat_map(|department| {
+            department.divisions.iter().map(move |division| {
+                serde_json::json!({
+                    "id": division.id, "code": division.code, "name": division.name,
+                    "department_id": department.id, "department_code": department.code,
+                    "department_name": department.name,
+                })
+            })
+        })
+        .collect())
+}
+
+fn project_rows(
+    conn: &mut DbConnection,
+    plan: i64,
+    offset: i64,
+    appearances: bool,
+) -> Result<Vec<serde_json::Value>, ApiError> {
+    let filter = ProjectFilter {
+        common: of_plan(plan),
+        ..Default::default()
+    };
+    let page = Page {
+        limit: PROJECT_BATCH,
+        offset,
+        sort: Vec::new(),
+    };
+    let projects: Vec<Project> = project_store::list(conn, &filter, page)?
+        .items
+        .into_iter()
+        .map(Project::from)
+        .collect();
+    if !appearances {
+        return projects.iter().map(value).collect();
+    }
+    Ok(projects
+        .iter()
+        .flat_map(|project| {
+            project.appearances.iter().map(move |appearance| {
+                serde_json::json!({
+                    "project_id": project.id, "project_code": project.code, "project_name": project.name,
+                    "initiative_id": appearance.initiative_id, "initiative_code": appearance.initiative_code,
+                    "description": appearance.description,
+                })
+            })
+        })
+        .collect())
+}
+
+/// The `index`-th batch of rows of a file, or `None` after the last one: one goal, or one page
+/// of projects, at a time, so that no file is ever held whole.
+fn batch(
+    conn: &mut DbConnection,
+    plan: i64,
+    rows: Rows,
+    index: usize,
+) -> Result<Option<Vec<serde_json::Value>>, ApiError> {
+    Ok(match rows {
+        Rows::Plan | Rows::Departments | Rows::Divisions if index > 0 => None,
+        Rows::Plan => Some(vec![value(&PlanRecord::load(conn, plan)?)?]),
+        Rows::Departments => Some(department_rows(conn, plan, false)?),
+        Rows::Divisions => Some(department_rows(conn, plan, true)?),
+        Rows::OfGoals(part) => match goal_ids(conn, plan)?.get(index) {
+            Some(goal) => Some(goal_rows(&goal_export(conn, *goal)?, part)?),
+            None => None,
+        },
+        Rows::Projects | Rows::Appearances => {
+            let offset = PROJECT_BATCH * index as i64;
+            let total = project_store::list(
+                conn,
+                &ProjectFilter {
+                    common: of_plan(plan),
+                    ..Default::default()
+                },
+                Page {
+                    limit: 1,
+                    offset: 0,
+                    sort: Vec::new(),
+                },
+            )?
+            .total;
+            if offset >= total && index > 0 {
+                None
+            } else {
+                Some(project_rows(conn, plan, offset, matches!(rows, Rows::Appearances))?)
+            }
+        }
+    })
+}
+
+/// Writes the zip into `sink` file by file, batch by batch, and the README last.
+async fn write_zip(
+    db: std::sync::Arc<Database>,
+    plan: i64,
+    code: String,
+    sink: tokio::io::DuplexStream,
+) -> Result<(), Box<dyn std::error::Error>> {
+    use futures_util::AsyncWriteExt;
+    let mut archive = async_zip::tokio::write::ZipFileWriter::with_tokio(sink);
+    let mut readme = format!(
+        "# {code}\n\nOne CSV file per table: UTF-8, CRLF line ends, RFC 4180 quoting, one header row of the API's \
+         JSON field names (nested values as `baseline_value`, lists joined by `;`), Gregorian years.\n\n"
+    );
+    for ((file, about), rows) in FILES.iter().zip(SOURCES) {
+        let entry = async_zip::ZipEntryBuilder::new((*file).into(), async_zip::Compression::Deflate);
+        let mut writer = archive.write_entry_stream(entry).await?;
+        let mut csv = CsvWriter::new(false);
+        let mut header = None;
+        let mut index = 0;
+        while let Some(records) = db.run(move |conn| batch(conn, plan, rows, index)).await? {
+            index += 1;
+            // The header is the columns of the first rows: an empty batch must not set it.
+            if records.is_empty() {
+                continue;
+            }
+            let bytes = csv.batch(&records)?;
+            header.get_or_insert_with(|| first_line(&bytes));
+            writer.write_all(&bytes).await?;
+        }
+        if header.is_none() {
+            let bytes = csv.batch(&[])?;
+            header = Some(first_line(&bytes));
+            writer.write_all(&bytes).await?;
+        }
+        writer.close().await?;
+        let columns = header.unwrap_or_default().replace(',', ", ");
+        readme.push_str(&format!("## {file}\n\n{about}.\n\nColumns: {columns}\n\n"));
+    }
+    let entry = async_zip::ZipEntryBuilder::new("README.md".into(), async_zip::Compression::Deflate);
+    archive.write_entry_whole(entry, readme.as_bytes()).await?;
+    let mut sink = archive.close().await?;
+    tokio::io::AsyncWriteExt::shutdown(sink.get_mut()).await?;
+    Ok(())
+}
+
+fn first_line(csv: &[u8]) -> String {
+    String::from_utf8_lossy(csv.split(|byte| *byte == b'\r').next().unwrap_or_default()).to_string()
+}
+
+/// The plan as a zip of CSV files (UTF-8, CRLF, one header row each) with a README.md, streamed.
 #[utoipa::path(
     tag = "plans",
     params(("id" = i64, Path, description = "Plan id", example = 1)),
@@ -336,45 +483,23 @@ fn tables(
 #[get("/plans/{id}/export.zip")]
 pub async fn export_zip(db: web::Data<Database>, plan: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let plan_id = plan.into_inner();
-    let (code, tables) = db
-        .run(move |conn| {
-            let plan = PlanRecord::load(conn, plan_id)?;
-            let goals: Vec<GoalExport> = goal_ids(conn, plan_id)?
-                .into_iter()
-                .map(|goal| goal_export(conn, goal))
-                .collect::<Result<_, _>>()?;
-            let departments = departments(conn, plan_id)?;
-            let projects = projects(conn, plan_id)?;
-            Ok((plan.plan.code.clone(), tables(&plan, &departments, &goals, &projects)?))
-        })
+    let code = db
+        .run(move |conn| Ok(PlanRecord::load(conn, plan_id)?.plan.code.clone()))
         .await?;
-    let mut archive = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated);
-    let failed = |error: &dyn std::fmt::Display| ApiError::Internal(format!("zip: {error}"));
-    let mut readme = format!(
-        "# {code}\n\nOne CSV file per table: UTF-8, CRLF line ends, RFC 4180 quoting, one header row of the API's \
-         JSON field names (nested values as `baseline_value`, lists joined by `;`), Gregorian years.\n\n"
-    );
-    for ((file, records), (_, about)) in tables.iter().zip(FILES) {
-        let body = CsvWriter::new(false).batch(records).map_err(|error| failed(&error))?;
-        let header = String::from_utf8_lossy(body.split(|byte| *byte == b'\r').next().unwrap_or_default()).to_string();
-        readme.push_str(&format!(
-            "## {file}\n\n{about}.\n\nColumns: {}\n\n",
-            header.replace(',', ", ")
-        ));
-        archive.start_file(*file, options).map_err(|error| failed(&error))?;
-        archive.write_all(&body).map_err(|error| failed(&error))?;
-    }
-    archive
-        .start_file("README.md", options)
-        .map_err(|error| failed(&error))?;
-    archive.write_all(readme.as_bytes()).map_err(|error| failed(&error))?;
-    let bytes = archive.finish().map_err(|error| failed(&error))?.into_inner();
+    let (sink, source) = tokio::io::duplex(64 * 1024);
+    let db = db.into_inner();
+    let name = code.clone();
+    actix_web::rt::spawn(async move {
+        // Once the response has started, a failure can only cut the archive short (it will not open).
+        if let Err(error) = write_zip(db, plan_id, code, sink).await {
+            log::error!("export.zip of plan {plan_id} stopped: {error}");
+        }
+    });
     Ok(HttpResponse::Ok()
         .content_type("application/zip")
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("attachment; filename=\"{code}.zip\""),
+            format!("attachment; filename=\"{name}.zip\""),
         ))
-        .body(bytes))
+        .streaming(tokio_util::io::ReaderStream::new(source)))
 }
