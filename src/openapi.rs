@@ -73,7 +73,50 @@ pub fn document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .configure(crate::api::configure)
         .split_for_parts();
+    with_merge_patch_bodies(document)
+}
+
+/// A merge patch (RFC 7396) sends only the fields that change, at any depth: each PATCH body is
+/// documented as its form with nothing required, so that clients and checkers know a partial
+/// body is valid.
+fn with_merge_patch_bodies(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    let schemas = serde_json::to_value(&document.components).expect("the components serialize")["schemas"].clone();
+    for item in document.paths.paths.values_mut() {
+        let bodies = item
+            .patch
+            .as_mut()
+            .and_then(|patch| patch.request_body.as_mut())
+            .map(|body| body.content.values_mut());
+        for content in bodies.into_iter().flatten() {
+            let Some(schema) = content.schema.as_mut() else {
+                continue;
+            };
+            let original = serde_json::to_value(&*schema).expect("a schema serializes");
+            *schema = serde_json::from_value(nothing_required(&original, &schemas)).expect("a loosened schema parses");
+        }
+    }
     document
+}
+
+/// `schema` with every `$ref` inlined and every `required` list dropped, at every depth.
+fn nothing_required(schema: &serde_json::Value, schemas: &serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match schema {
+        Value::Object(fields) => {
+            if let Some(Value::String(reference)) = fields.get("$ref") {
+                let name = reference.trim_start_matches("#/components/schemas/");
+                return nothing_required(&schemas[name], schemas);
+            }
+            fields
+                .iter()
+                .filter(|(key, _)| key.as_str() != "required")
+                .map(|(key, value)| (key.clone(), nothing_required(value, schemas)))
+                .collect::<serde_json::Map<_, _>>()
+                .into()
+        }
+        Value::Array(items) => items.iter().map(|item| nothing_required(item, schemas)).collect(),
+        other => other.clone(),
+    }
 }
 
 /// The document as committed in `openapi/openapi.json`.

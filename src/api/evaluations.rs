@@ -219,7 +219,11 @@ pub async fn create(
 #[utoipa::path(
     tag = "evaluations",
     params(("id" = i64, Path, description = "Plan id", example = 1), PageParams, OutputParams),
-    responses((status = 200, description = "A page of evaluations", content((Collection<EvaluationSummary> = "application/json"), (String = "text/csv"))), ListErrors)
+    responses(
+        (status = 200, description = "A page of evaluations", content((Collection<EvaluationSummary> = "application/json"), (String = "text/csv"))),
+        (status = 404, description = "No plan has this id", content_type = "application/problem+json", body = crate::error::Problem),
+        ListErrors,
+    )
 )]
 #[get("/plans/{id}/evaluations")]
 pub async fn list(
