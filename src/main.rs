@@ -110,6 +110,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             if let Some(total) = synthetic {
                 let started = std::time::Instant::now();
                 let outcome = database.run_blocking(|conn| synthetic::add_copies(conn, &dataset.plan.code, total))?;
+                database.run_blocking(db::analyze)?;
                 log::info!(
                     "added {} synthetic copies of the strategy in {} ms: {} plans of it in all",
                     outcome.added,

@@ -191,6 +191,12 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), ApiError> {
     }
 }
 
+/// Refreshes the planner's statistics after a bulk load: a freshly loaded Postgres would
+/// otherwise scan whole tables where an index lookup is right.
+pub fn analyze(conn: &mut DbConnection) -> Result<(), ApiError> {
+    conn.batch_execute("ANALYZE").map_err(ApiError::from)
+}
+
 /// `SELECT 1`: does the database answer?
 pub fn ping(conn: &mut DbConnection) -> Result<(), ApiError> {
     conn.batch_execute("SELECT 1").map_err(ApiError::from)
@@ -263,8 +269,14 @@ macro_rules! sortable {
             for key in keys {
                 query = match (key.field.as_str(), key.descending) {
                     $(
-                        (stringify!($field), false) => query.then_order_by($table::$field.asc()),
-                        (stringify!($field), true) => query.then_order_by($table::$field.desc()),
+                        // Empty values first going up, last going down, on both backends
+                        // (Postgres would otherwise put NULLs the other way round).
+                        (stringify!($field), false) => query
+                            .then_order_by($table::$field.is_null().desc())
+                            .then_order_by($table::$field.asc()),
+                        (stringify!($field), true) => query
+                            .then_order_by($table::$field.is_null().asc())
+                            .then_order_by($table::$field.desc()),
                     )+
                     _ => query,
                 };
@@ -324,7 +336,7 @@ macro_rules! find_row {
         $table::table
             .find($id)
             .select(<$row>::as_select())
-            .first::<$row>($conn)
+            .get_result::<$row>($conn)
             .optional()?
             .ok_or_else(|| $crate::error::ApiError::not_found($resource, $id))?
     }};

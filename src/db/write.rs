@@ -29,7 +29,8 @@ pub fn write_transaction<T>(
 
 /// When the data last changed (any write, on any instance).
 pub fn last_change(conn: &mut DbConnection) -> Result<NaiveDateTime, ApiError> {
-    Ok(data_version::table.select(data_version::changed_at).first(conn)?)
+    // `get_result`, not `first`: SQLite re-prepares a statement with a bound LIMIT on every run.
+    Ok(data_version::table.select(data_version::changed_at).get_result(conn)?)
 }
 
 /// One audited write.
