@@ -11,8 +11,13 @@ pub fn label(year: i32, year_type: YearType) -> String {
         ("令和", 2019)
     } else if year >= 1989 {
         ("平成", 1989)
-    } else {
+    } else if year >= 1926 {
         ("昭和", 1926)
+    } else if year >= 1912 {
+        ("大正", 1912)
+    } else {
+        // Baselines as old as 1900 are accepted; 明治 covers them.
+        ("明治", 1868)
     };
     let era_year = match year - first_year + 1 {
         1 => "元".to_string(),

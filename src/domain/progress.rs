@@ -94,9 +94,16 @@ pub fn compute(plan: &Plan, latest: Option<Latest>) -> Computed {
         }
         Some(Latest::Value { year, value }) => (year, value),
     };
-    let expected = expected(plan, year);
+    let expected = round4(expected(plan, year));
     let Some(achievement) = achievement(plan, value) else {
         return computed(None, Some(expected), Status::NoData);
+    };
+    // The status is judged on the rates as reported, so that what a reader sees agrees with it;
+    // a result a hair short of the target reports 0.9999, never a rounded-up 1.
+    let achievement = if achievement < 1.0 {
+        round4(achievement).min(0.9999)
+    } else {
+        round4(achievement)
     };
     let status = if achievement >= 1.0 {
         Status::Achieved
