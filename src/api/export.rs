@@ -344,19 +344,20 @@ fn department_rows(conn: &mut DbConnection, plan: i64, divisions: bool) -> Resul
         .collect())
 }
 
+/// The rows of one page of the plan's projects (or of their appearances), or `None` past the last.
 fn project_rows(
     conn: &mut DbConnection,
     plan: i64,
-    offset: i64,
+    index: usize,
     appearances: bool,
-) -> Result<Vec<serde_json::Value>, ApiError> {
+) -> Result<Option<Vec<serde_json::Value>>, ApiError> {
     let filter = ProjectFilter {
         common: of_plan(plan),
         ..Default::default()
     };
     let page = Page {
         limit: PROJECT_BATCH,
-        offset,
+        offset: PROJECT_BATCH * index as i64,
         sort: Vec::new(),
     };
     let projects: Vec<Project> = project_store::list(conn, &filter, page)?
@@ -364,21 +365,26 @@ fn project_rows(
         .into_iter()
         .map(Project::from)
         .collect();
-    if !appearances {
-        return projects.iter().map(value).collect();
+    if projects.is_empty() && index > 0 {
+        return Ok(None);
     }
-    Ok(projects
-        .iter()
-        .flat_map(|project| {
-            project.appearances.iter().map(move |appearance| {
-                serde_json::json!({
-                    "project_id": project.id, "project_code": project.code, "project_name": project.name,
-                    "initiative_id": appearance.initiative_id, "initiative_code": appearance.initiative_code,
-                    "description": appearance.description,
+    if !appearances {
+        return projects.iter().map(value).collect::<Result<_, _>>().map(Some);
+    }
+    Ok(Some(
+        projects
+            .iter()
+            .flat_map(|project| {
+                project.appearances.iter().map(move |appearance| {
+                    serde_json::json!({
+                        "project_id": project.id, "project_code": project.code, "project_name": project.name,
+                        "initiative_id": appearance.initiative_id, "initiative_code": appearance.initiative_code,
+                        "description": appearance.description,
+                    })
                 })
             })
-        })
-        .collect())
+            .collect(),
+    ))
 }
 
 /// The `index`-th batch of rows of a file, or `None` after the last one: one goal, or one page
@@ -398,27 +404,7 @@ fn batch(
             Some(goal) => Some(goal_rows(&goal_export(conn, *goal)?, part)?),
             None => None,
         },
-        Rows::Projects | Rows::Appearances => {
-            let offset = PROJECT_BATCH * index as i64;
-            let total = project_store::list(
-                conn,
-                &ProjectFilter {
-                    common: of_plan(plan),
-                    ..Default::default()
-                },
-                Page {
-                    limit: 1,
-                    offset: 0,
-                    sort: Vec::new(),
-                },
-            )?
-            .total;
-            if offset >= total && index > 0 {
-                None
-            } else {
-                Some(project_rows(conn, plan, offset, matches!(rows, Rows::Appearances))?)
-            }
-        }
+        Rows::Projects | Rows::Appearances => project_rows(conn, plan, index, matches!(rows, Rows::Appearances))?,
     })
 }
 
