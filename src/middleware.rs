@@ -296,6 +296,8 @@ pub async fn limits(
         // A write runs to its end: cutting it short could not undo a commit already made.
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     }
+    // An error, not a response built here: the request went to the handler, and a clone kept
+    // back would stop actix from routing it. The framework renders the error as its problem.
     match actix_web::rt::time::timeout(limits.request_timeout, next.call(request)).await {
         Ok(response) => response.map(ServiceResponse::map_into_boxed_body),
         Err(_) => Err(ApiError::TimedOut(limits.request_timeout.as_secs()).into()),

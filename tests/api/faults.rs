@@ -902,3 +902,41 @@ async fn sigterm_finishes_in_flight_writes_and_no_acknowledged_write_is_lost() {
     })
     .await;
 }
+
+/// A read stuck behind another client's lock answers 503 problem+json with `Retry-After` once
+/// `REQUEST_TIMEOUT_SECS` has passed (long before the pool's own timeout), and reads answer again
+/// once the lock goes. Postgres: SQLite readers are never blocked by a writer.
+#[tokio::test]
+async fn a_read_that_outlasts_the_request_timeout_answers_503() {
+    if postgres_server_url().is_none() {
+        eprintln!("skipped: TEST_POSTGRES_URL is not set");
+        return;
+    }
+    bounded(Duration::from_secs(60), "the request timeout test", async {
+        let url = seeded_database(Backend::Postgres);
+        let app = spawn_tuned_app_on(&url, |config| {
+            config.request_timeout_secs = 1;
+            config.pool_timeout_secs = 30;
+        })
+        .await;
+        assert_eq!(app.get("/api/v1/kpis/1").await.status(), 200);
+        let lock = HeldLock::take(Backend::Postgres, &url);
+        let started = Instant::now();
+        let response = app.get("/api/v1/kpis/1").await;
+        let waited = started.elapsed();
+        assert!(
+            response.headers().contains_key("retry-after"),
+            "{:?}",
+            response.headers()
+        );
+        let problem = assert_problem(response, 503).await;
+        assert!(problem["detail"].as_str().unwrap().contains("1 s"), "{problem}");
+        assert!(
+            waited >= Duration::from_millis(900) && waited < Duration::from_secs(6),
+            "answered after {waited:?}"
+        );
+        drop(lock);
+        assert_eq!(app.get("/api/v1/kpis/1").await.status(), 200);
+    })
+    .await;
+}

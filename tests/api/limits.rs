@@ -188,3 +188,42 @@ on_both_backends! {
         }
     }
 }
+
+/// With `MAX_CONNECTIONS` open, a further client waits until one of them goes, then is served.
+#[tokio::test]
+async fn connections_beyond_the_limit_wait_for_a_free_one() {
+    let app = spawn_tuned_app_on(&seeded_database(Backend::Sqlite), |config| config.max_connections = 2).await;
+    let host = authority(&app.address).to_string();
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        // A complete request kept alive: the connection stays open and counted.
+        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let mut first = [0u8; 12];
+        stream.read_exact(&mut first).await.unwrap();
+        assert_eq!(&first, b"HTTP/1.1 200");
+        open.push(stream);
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let refused = client.get(app.url("/api/v1/goals")).send().await;
+    assert!(
+        refused.is_err(),
+        "a third connection is not served while two are open: {refused:?}"
+    );
+    drop(open.pop());
+    let served = reqwest::Client::builder()
+        .timeout(Duration::from_secs(5))
+        .build()
+        .unwrap()
+        .get(app.url("/api/v1/goals"))
+        .send()
+        .await
+        .expect("served once a connection is free");
+    assert_eq!(served.status(), 200);
+}
