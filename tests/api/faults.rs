@@ -940,3 +940,80 @@ async fn a_read_that_outlasts_the_request_timeout_answers_503() {
     })
     .await;
 }
+
+/// A small filesystem of its own for one test, unmounted on drop.
+struct TinyFilesystem(PathBuf);
+
+impl Drop for TinyFilesystem {
+    fn drop(&mut self) {
+        // Lazily: the app under test may still hold the database file open.
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+/// A full disk under the SQLite file: writes answer 503 problem+json with `Retry-After` and
+/// change nothing, reads go on, and once space is freed writes succeed again without a restart.
+/// It mounts a 16 MiB tmpfs, which needs root (as CI has); elsewhere it says why it is skipped.
+#[tokio::test]
+async fn a_full_disk_refuses_writes_with_503_and_reads_go_on() {
+    let mount_point = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("tinyfs-{}", std::process::id()));
+    std::fs::create_dir_all(&mount_point).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=16m", "tmpfs"])
+        .arg(&mount_point)
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if !mounted {
+        let _ = std::fs::remove_dir(&mount_point);
+        eprintln!("skipped: mounting a tmpfs needs root");
+        return;
+    }
+    let filesystem = TinyFilesystem(mount_point.clone());
+    bounded(Duration::from_secs(60), "the full disk test", async {
+        let seeded = seeded_database(Backend::Sqlite);
+        let path = mount_point.join("strategy.sqlite3");
+        // A checkpointed copy: the seeded database with its WAL folded in.
+        let source = strategy_api::db::Backend::from_url(&seeded).connect().unwrap();
+        drop(source);
+        std::fs::copy(&seeded, &path).unwrap();
+        let app = spawn_tuned_app_on(path.to_str().unwrap(), |_| {}).await;
+        let admin = token(&["admin"], None);
+        let etag = app.etag("/api/v1/goals/1").await;
+
+        // Fill what is left of the filesystem.
+        let filler = mount_point.join("filler");
+        let mut file = std::fs::File::create(&filler).unwrap();
+        let block = vec![0u8; 64 * 1024];
+        while file.write_all(&block).is_ok() {}
+        let _ = file.sync_all();
+
+        let body = json!({"title": "ディスクがいっぱい"});
+        let response = app
+            .send(Method::PATCH, "/api/v1/goals/1", Some(&admin), Some(&etag), Some(&body))
+            .await;
+        assert!(
+            response.headers().contains_key("retry-after"),
+            "{:?}",
+            response.headers()
+        );
+        let problem = assert_problem(response, 503).await;
+        assert!(
+            !problem["detail"].as_str().unwrap().contains("disk"),
+            "causes stay in the log: {problem}"
+        );
+        let goal = app.json("/api/v1/goals/1").await;
+        assert_eq!(goal["version"], 1, "nothing was written");
+
+        drop(file);
+        std::fs::remove_file(&filler).unwrap();
+        let response = app
+            .send(Method::PATCH, "/api/v1/goals/1", Some(&admin), Some(&etag), Some(&body))
+            .await;
+        assert_eq!(response.status(), 200, "writes succeed once space is back");
+        assert_eq!(app.json("/api/v1/goals/1").await["version"], 2);
+    })
+    .await;
+    drop(filesystem);
+}
