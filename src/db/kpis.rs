@@ -316,10 +316,10 @@ pub fn insert(conn: &mut DbConnection, form: &KpiForm) -> Result<i64, ApiError> 
 }
 
 pub fn update(conn: &mut DbConnection, id: i64, form: &KpiForm) -> Result<(), ApiError> {
-    let current = get(conn, id)?.direction.parse().ok();
-    let changes = KpiChanges::new(form, stored_direction(form, current));
-    let stored_text: String = kpis::table.find(id).select(kpis::search_text).first(conn)?;
-    let search_text = (changes.search_text != stored_text).then(|| changes.search_text.clone());
+    let current = get(conn, id)?;
+    let changes = KpiChanges::new(form, stored_direction(form, current.direction.parse().ok()));
+    // The search text derives from the name alone: only a new name needs the index rewritten.
+    let search_text = (form.name != current.name).then(|| changes.search_text.clone());
     diesel::update(kpis::table.find(id))
         .set((changes, kpis::version.eq(kpis::version + 1)))
         .execute(conn)?;

@@ -107,3 +107,22 @@ on_both_backends! {
         assert_eq!(app.json("/api/v1/kpis?q=_").await["total"], 0);
     }
 }
+
+on_both_backends! {
+    /// The search index follows renames: the new name is found, the old one no longer.
+    async fn search_follows_a_renamed_kpi(backend) {
+        let app = crate::helpers::spawn_app_on(&crate::helpers::seeded_database(backend)).await;
+        let admin = crate::helpers::token(&["admin"], None);
+        let etag = app.etag("/api/v1/kpis/1").await;
+        let body = json!({"name": "ほたる観察会の参加者数"});
+        let response = app
+            .send(reqwest::Method::PATCH, "/api/v1/kpis/1", Some(&admin), Some(&etag), Some(&body))
+            .await;
+        assert_eq!(response.status(), 200);
+        let found = app.json("/api/v1/kpis?q=%E3%83%9B%E3%82%BF%E3%83%AB").await; // ホタル
+        assert_eq!(found["total"], 1, "{found}");
+        assert_eq!(found["items"][0]["id"], 1);
+        let old = app.json("/api/v1/kpis?q=%E5%9B%BD%E5%86%85%E5%8F%8B%E5%A5%BD").await; // 国内友好
+        assert_eq!(old["total"], 0, "{old}");
+    }
+}

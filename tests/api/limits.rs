@@ -118,6 +118,13 @@ on_both_backends! {
     }
 }
 
+/// A raw TCP connection that has sent `bytes` (perhaps not a whole request) and stays open.
+async fn send_raw(host: &str, bytes: &[u8]) -> tokio::net::TcpStream {
+    let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
+    stream.write_all(bytes).await.unwrap();
+    stream
+}
+
 /// The host and port of a test app, for raw TCP clients.
 fn authority(address: &str) -> &str {
     address.trim_start_matches("http://")
@@ -133,20 +140,13 @@ async fn slow_clients_are_cut_off_and_cannot_hold_the_service() {
     // Slow-loris: many connections that never finish their headers, and one that never sends its body.
     let mut loris = Vec::new();
     for _ in 0..50 {
-        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
-        stream
-            .write_all(b"GET /api/v1/goals HTTP/1.1\r\nHost: x\r\n")
-            .await
-            .unwrap();
-        loris.push(stream);
+        loris.push(send_raw(&host, b"GET /api/v1/goals HTTP/1.1\r\nHost: x\r\n").await);
     }
-    let mut trickle = tokio::net::TcpStream::connect(&host).await.unwrap();
-    trickle
-        .write_all(
-            b"PATCH /api/v1/kpis/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
-        )
-        .await
-        .unwrap();
+    let mut trickle = send_raw(
+        &host,
+        b"PATCH /api/v1/kpis/1 HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{",
+    )
+    .await;
     let started = Instant::now();
     assert_eq!(
         app.get("/api/v1/goals").await.status(),
@@ -197,11 +197,7 @@ async fn connections_beyond_the_limit_wait_for_a_free_one() {
     let mut open = Vec::new();
     for _ in 0..2 {
         // A complete request kept alive: the connection stays open and counted.
-        let mut stream = tokio::net::TcpStream::connect(&host).await.unwrap();
-        stream
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            .await
-            .unwrap();
+        let mut stream = send_raw(&host, b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
         let mut first = [0u8; 12];
         stream.read_exact(&mut first).await.unwrap();
         assert_eq!(&first, b"HTTP/1.1 200");
