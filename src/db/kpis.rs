@@ -125,8 +125,11 @@ fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
     }
     if let Some(q) = &filter.q {
         let folded = fold_for_search(q);
-        // The bigram index narrows the candidates; LIKE decides. Most words need only a few grams.
-        for gram in bigrams(&folded).into_iter().take(MAX_QUERY_GRAMS) {
+        let grams = bigrams(&folded);
+        // A query of two characters is its own bigram: the index alone decides, no LIKE needed.
+        let decided_by_index = grams.len() == 1 && folded.chars().count() == 2;
+        // Otherwise the bigram index narrows the candidates and LIKE decides. Most words need only a few grams.
+        for gram in grams.into_iter().take(MAX_QUERY_GRAMS) {
             query = query.filter(
                 kpis::id.eq_any(
                     kpi_search_grams::table
@@ -135,7 +138,9 @@ fn filtered(filter: &KpiFilter) -> kpis::BoxedQuery<'static, Db> {
                 ),
             );
         }
-        query = query.filter(kpis::search_text.like(like_contains(&folded)).escape('\\'));
+        if !decided_by_index {
+            query = query.filter(kpis::search_text.like(like_contains(&folded)).escape('\\'));
+        }
     }
     query
 }

@@ -126,3 +126,37 @@ on_both_backends! {
         assert_eq!(old["total"], 0, "{old}");
     }
 }
+
+on_both_backends! {
+    /// Every two-character query, answered by the bigram index alone, finds exactly the KPIs whose
+    /// searchable name contains it (the oracle: a plain substring test over all 45), and longer
+    /// queries agree with the oracle too.
+    async fn two_character_queries_find_exactly_the_names_that_contain_them(backend) {
+        use strategy_api::domain::text::{bigrams, searchable};
+        let app = spawn_app(backend).await;
+        let kpis = app.all("/api/v1/kpis").await;
+        let texts: Vec<(i64, String)> = kpis
+            .iter()
+            .map(|k| (k["id"].as_i64().unwrap(), searchable(k["name"].as_str().unwrap())))
+            .collect();
+        // Not the grams that straddle the control character joining a name and its kana reading.
+        let mut queries: Vec<String> = texts
+            .iter()
+            .flat_map(|(_, text)| bigrams(text))
+            .filter(|gram| !gram.chars().any(char::is_control))
+            .collect();
+        queries.sort();
+        queries.dedup();
+        queries.extend(["件数率", "市民の", "zz", "数件"].map(String::from));
+        for query in &queries {
+            let mut expected: Vec<i64> = texts.iter().filter(|(_, text)| text.contains(query.as_str())).map(|(id, _)| *id).collect();
+            expected.sort();
+            let response = app.client.get(app.url("/api/v1/kpis")).query(&[("limit", "500"), ("q", query)]).send().await.unwrap();
+            assert_eq!(response.status(), 200, "q={query}");
+            let page: Value = response.json().await.unwrap();
+            let mut found: Vec<i64> = page["items"].as_array().unwrap().iter().map(|k| k["id"].as_i64().unwrap()).collect();
+            found.sort();
+            assert_eq!(found, expected, "q={query}");
+        }
+    }
+}
