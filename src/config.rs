@@ -84,6 +84,11 @@ pub struct Config {
     #[arg(long, env = "CACHE_MAX_AGE_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(0..=86_400), global = true)]
     pub cache_max_age_secs: u64,
 
+    /// Memory for read responses kept in-process, in MiB; each is served only while the data version
+    /// it was built at is still current, so the cache never answers from stale data. 0 turns it off.
+    #[arg(long, env = "RESPONSE_CACHE_MIB", default_value_t = 8, value_parser = clap::value_parser!(u64).range(0..=65_536), global = true)]
+    pub response_cache_mib: u64,
+
     /// Origins whose pages may read the API from a browser: `*` or a comma-separated list.
     #[arg(long, env = "CORS_READ_ORIGINS", default_value = "*", global = true)]
     pub cors_read_origins: String,

@@ -6,6 +6,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
+use actix_web::web::Bytes;
 use actix_web::{web, HttpMessage, HttpResponse};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use futures_util::StreamExt;
@@ -15,8 +16,9 @@ use std::time::Duration;
 
 use crate::api::records::{etag_of, matches};
 use crate::api::API_BASE;
+use crate::cache::{CachedResponse, ResponseCache};
 use crate::config::Config;
-use crate::db::{write, Database};
+use crate::db::Database;
 use crate::error::ApiError;
 
 /// How long public caches may keep a read.
@@ -37,30 +39,41 @@ fn parse_http_date(text: &str) -> Option<NaiveDateTime> {
 
 /// Every successful API read gets a strong `ETag` of its bytes and the data set's
 /// `Last-Modified`; `If-None-Match` (or else `If-Modified-Since`) answers 304 without a body.
-/// Both come from the response and the database, never from a per-process cache, so every
-/// instance sharing a database agrees. Streamed bodies (CSV of whole collections) pass untouched.
+/// Both come from the response and the database's data version, so every instance sharing a
+/// database agrees. Anonymous reads are kept in the response cache under the data version read
+/// before the handler ran, and served from it while that version is current: any write on any
+/// instance bumps the version, so a cached response is always what the database holds.
+/// Streamed bodies (CSV of whole collections, exports) pass untouched.
 pub async fn conditional_get(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD) && request.path().starts_with(API_BASE);
-    let header_text = |name| {
-        request
-            .headers()
-            .get(name)
-            .and_then(|value: &HeaderValue| value.to_str().ok())
-            .map(str::to_string)
+    if !is_read {
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    let conditions = Conditions::of(&request);
+    let data_version = match request.app_data::<web::Data<Database>>() {
+        Some(database) => database.data_version().await.ok(),
+        None => None,
     };
-    let if_none_match = header_text(header::IF_NONE_MATCH);
-    let if_modified_since = header_text(header::IF_MODIFIED_SINCE);
-    let authenticated = request.headers().contains_key(header::AUTHORIZATION);
-    let database = request.app_data::<web::Data<Database>>().cloned();
+    let cache = request
+        .app_data::<web::Data<ResponseCache>>()
+        .filter(|cache| cache.is_enabled() && !conditions.authenticated)
+        .cloned();
+    let cache_key = cache.as_ref().map(|_| cache_key(&request));
+    if let (Some(cache), Some(key), Some(data_version)) = (&cache, &cache_key, data_version) {
+        if let Some(hit) = cache.get(key, data_version.version) {
+            let response = conditions.respond(&hit.headers, hit.body.clone(), data_version.changed_at);
+            return Ok(request.into_response(response));
+        }
+    }
     let policy = request
         .app_data::<web::Data<CachePolicy>>()
         .map(|policy| *policy.get_ref());
     let response = next.call(request).await?;
     let streamed = matches!(response.response().body().size(), actix_web::body::BodySize::Stream);
-    if !is_read || response.status() != StatusCode::OK || streamed {
+    if response.status() != StatusCode::OK || streamed {
         return Ok(response.map_into_boxed_body());
     }
     let (request, response) = response.into_parts();
@@ -72,17 +85,6 @@ pub async fn conditional_get(
         Some(etag) => etag.to_string(),
         None => etag_of(&bytes),
     };
-    let changed_at = match database {
-        Some(database) => database.run(write::last_change).await.ok(),
-        None => None,
-    };
-    let not_modified = match (&if_none_match, &if_modified_since, changed_at) {
-        (Some(condition), _, _) => matches(condition, &etag),
-        (None, Some(since), Some(changed_at)) => {
-            parse_http_date(since).is_some_and(|since| changed_at.and_utc().timestamp() <= since.and_utc().timestamp())
-        }
-        _ => false,
-    };
     let headers = head.headers_mut();
     // JSON or CSV depends on Accept; caches must keep them apart.
     headers.append(header::VARY, HeaderValue::from_static("Accept"));
@@ -90,13 +92,13 @@ pub async fn conditional_get(
         header::ETAG,
         HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
     );
-    if let Some(changed_at) = changed_at {
-        if let Ok(value) = HeaderValue::from_str(&http_date(changed_at)) {
+    if let Some(data_version) = data_version {
+        if let Ok(value) = HeaderValue::from_str(&http_date(data_version.changed_at)) {
             headers.insert(header::LAST_MODIFIED, value);
         }
     }
     if !headers.contains_key(header::CACHE_CONTROL) {
-        let cache_control = match (authenticated, policy) {
+        let cache_control = match (conditions.authenticated, policy) {
             (true, _) => "no-store".to_string(),
             (false, Some(policy)) => format!("public, max-age={}", policy.max_age_secs),
             (false, None) => "no-cache".to_string(),
@@ -105,20 +107,88 @@ pub async fn conditional_get(
             headers.insert(header::CACHE_CONTROL, value);
         }
     }
-    let mut builder = HttpResponse::build(if not_modified {
-        StatusCode::NOT_MODIFIED
-    } else {
-        StatusCode::OK
-    });
-    for (name, value) in head.headers().iter() {
-        builder.insert_header((name.clone(), value.clone()));
+    let response = conditions.respond(head.headers(), bytes.clone(), data_version.map(|v| v.changed_at));
+    if let (Some(cache), Some(key), Some(data_version)) = (cache, cache_key, data_version) {
+        cache.insert(
+            key,
+            CachedResponse {
+                version: data_version.version,
+                headers: head.headers().clone(),
+                body: bytes,
+            },
+        );
     }
-    let response = if not_modified {
-        builder.finish()
-    } else {
-        builder.body(bytes)
-    };
     Ok(ServiceResponse::new(request, response))
+}
+
+/// What makes two reads the same response: the target and the format asked for.
+fn cache_key(request: &ServiceRequest) -> String {
+    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    let accept = request
+        .headers()
+        .get(header::ACCEPT)
+        .map_or(&b""[..], HeaderValue::as_bytes);
+    let mut key = String::with_capacity(target.len() + 1 + accept.len());
+    key.push_str(target);
+    key.push('\n');
+    key.push_str(&String::from_utf8_lossy(accept));
+    key
+}
+
+/// A read's preconditions, and whether it carries a token.
+struct Conditions {
+    if_none_match: Option<String>,
+    if_modified_since: Option<String>,
+    authenticated: bool,
+}
+
+impl Conditions {
+    fn of(request: &ServiceRequest) -> Self {
+        let header_text = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value: &HeaderValue| value.to_str().ok())
+                .map(str::to_string)
+        };
+        Conditions {
+            if_none_match: header_text(header::IF_NONE_MATCH),
+            if_modified_since: header_text(header::IF_MODIFIED_SINCE),
+            authenticated: request.headers().contains_key(header::AUTHORIZATION),
+        }
+    }
+
+    /// 304 with the headers alone when the client's copy is current, else 200 with the body.
+    fn respond(
+        &self,
+        headers: &header::HeaderMap,
+        body: Bytes,
+        changed_at: impl Into<Option<NaiveDateTime>>,
+    ) -> HttpResponse {
+        let etag = headers
+            .get(header::ETAG)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or("");
+        let not_modified = match (&self.if_none_match, &self.if_modified_since, changed_at.into()) {
+            (Some(condition), _, _) => matches(condition, etag),
+            (None, Some(since), Some(changed_at)) => parse_http_date(since)
+                .is_some_and(|since| changed_at.and_utc().timestamp() <= since.and_utc().timestamp()),
+            _ => false,
+        };
+        let mut builder = HttpResponse::build(if not_modified {
+            StatusCode::NOT_MODIFIED
+        } else {
+            StatusCode::OK
+        });
+        for (name, value) in headers.iter() {
+            builder.append_header((name.clone(), value.clone()));
+        }
+        if not_modified {
+            builder.finish()
+        } else {
+            builder.body(body)
+        }
+    }
 }
 
 /// HEAD is answered as GET: the HTTP codec remembers the request was HEAD and sends the headers

@@ -11,6 +11,7 @@ use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::auth::Authenticator;
+use crate::cache::ResponseCache;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
@@ -39,6 +40,9 @@ impl Application {
         let cache_policy = web::Data::new(CachePolicy {
             max_age_secs: config.cache_max_age_secs,
         });
+        let response_cache = web::Data::new(ResponseCache::new(
+            config.response_cache_mib.saturating_mul(1024 * 1024),
+        ));
         let cors_config = config.clone();
         let request_limits = web::Data::new(RequestLimits::from_config(config));
         let mut server = HttpServer::new(move || {
@@ -54,6 +58,7 @@ impl Application {
                 .app_data(database.clone())
                 .app_data(routes.clone())
                 .app_data(cache_policy.clone())
+                .app_data(response_cache.clone())
                 .app_data(request_limits.clone())
                 .app_data(authenticator.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
@@ -69,6 +74,9 @@ impl Application {
         .client_request_timeout(Duration::from_secs(config.client_timeout_secs))
         .client_disconnect_timeout(Duration::from_secs(config.client_timeout_secs))
         .max_connections(usize::try_from(config.max_connections).unwrap_or(usize::MAX))
+        // More threads than connections would only wait for one (each costs a stack and, under
+        // load, scheduler time); `Database::run` bounds the wait for a thread.
+        .worker_max_blocking_threads(usize::try_from(config.pool_size).unwrap_or(usize::MAX))
         .shutdown_timeout(config.shutdown_grace_secs)
         .listen(listener)?;
         if let Some(workers) = config.workers {

@@ -12,7 +12,9 @@ pub mod seed;
 pub mod synthetic;
 pub mod write;
 
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{self, R2D2Connection};
@@ -20,6 +22,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::ApiError;
+use write::DataVersion;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -120,11 +123,18 @@ impl r2d2::ManageConnection for Manager {
 
 pub type DbPool = r2d2::Pool<Manager>;
 
+// The life of work handed to the blocking pool: waiting for a thread, running, or given up on.
+const QUEUED: u8 = 0;
+const STARTED: u8 = 1;
+const ABANDONED: u8 = 2;
+
 /// The pool, and the one way handlers reach it: off the async workers.
 #[derive(Clone)]
 pub struct Database {
     pool: DbPool,
     backend: Backend,
+    /// SQLite connections that only read the data version, on the calling thread (see `data_version`).
+    version_readers: Arc<Mutex<Vec<DbConnection>>>,
 }
 
 impl Database {
@@ -140,7 +150,11 @@ impl Database {
             .build_unchecked(Manager {
                 backend: backend.clone(),
             });
-        Database { pool, backend }
+        Database {
+            pool,
+            backend,
+            version_readers: Arc::default(),
+        }
     }
 
     pub fn backend(&self) -> &Backend {
@@ -148,17 +162,73 @@ impl Database {
     }
 
     /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
+    ///
+    /// The blocking pool is bounded (`startup` sizes it to the connection pool), so work may
+    /// first queue for a thread. The wait for a thread and then a connection together stay
+    /// within the pool timeout: past it the request answers 503, and work that had not started
+    /// by then never runs, so a client told its write failed can trust that it did not happen.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let pool = self.pool.clone();
-        actix_web::web::block(move || {
-            let mut conn = pool.get()?;
+        let queued_at = Instant::now();
+        let timeout = self.pool.connection_timeout();
+        let state = Arc::new(AtomicU8::new(QUEUED));
+        let claimed = state.clone();
+        let mut task = std::pin::pin!(actix_web::web::block(move || {
+            if claimed
+                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+                .is_err()
+            {
+                return Err(ApiError::Unavailable("abandoned while queued".into()));
+            }
+            let mut conn = pool.get_timeout(timeout.saturating_sub(queued_at.elapsed()))?;
             work(&mut conn)
-        })
-        .await?
+        }));
+        match actix_web::rt::time::timeout(timeout, &mut task).await {
+            Ok(result) => result?,
+            Err(_)
+                if state
+                    .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+                    .is_ok() =>
+            {
+                Err(ApiError::Unavailable(format!(
+                    "no database thread free within {} s",
+                    timeout.as_secs()
+                )))
+            }
+            // It started in time: its connection wait is bounded by what was left of the timeout.
+            Err(_) => task.await?,
+        }
+    }
+
+    /// The current data version, which every read asks for (to validate the response cache and
+    /// for `Last-Modified`). On SQLite it is read right here on the async worker: one row from a
+    /// page in memory, on a connection that never waits for a lock (`busy_timeout = 0`), costs a
+    /// few microseconds, far less than a trip to the blocking pool. Whatever goes wrong there
+    /// (busy, unreadable, on Postgres always) takes the pool instead.
+    pub async fn data_version(&self) -> Result<DataVersion, ApiError> {
+        match self.data_version_here() {
+            Some(version) => Ok(version),
+            None => self.run(write::data_version).await,
+        }
+    }
+
+    fn data_version_here(&self) -> Option<DataVersion> {
+        let Backend::Sqlite { path } = &self.backend else {
+            return None;
+        };
+        let idle = self.version_readers.lock().ok()?.pop();
+        // At most one per worker thread is ever in use, so the list stays that short.
+        let mut conn = match idle {
+            Some(conn) => conn,
+            None => open_version_reader(path)?,
+        };
+        let version = write::data_version(&mut conn).ok();
+        self.version_readers.lock().ok()?.push(conn);
+        version
     }
 
     /// The same, for commands that run outside the HTTP server.
@@ -166,6 +236,13 @@ impl Database {
         let mut conn = self.pool.get()?;
         work(&mut conn)
     }
+}
+
+fn open_version_reader(path: &str) -> Option<DbConnection> {
+    let mut conn = SqliteConnection::establish(path).ok()?;
+    conn.batch_execute("PRAGMA busy_timeout = 0; PRAGMA query_only = 1;")
+        .ok()?;
+    Some(DbConnection::Sqlite(conn))
 }
 
 /// Applies pending migrations of the connection's backend. On Postgres an advisory lock keeps

@@ -27,10 +27,20 @@ pub fn write_transaction<T>(
     })
 }
 
-/// When the data last changed (any write, on any instance).
-pub fn last_change(conn: &mut DbConnection) -> Result<NaiveDateTime, ApiError> {
+/// Which state the data is in: every write (on any instance) bumps `version` and stamps `changed_at`
+/// in its own transaction, so a response built at one version stays exact while the version holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Queryable)]
+pub struct DataVersion {
+    pub version: i64,
+    pub changed_at: NaiveDateTime,
+}
+
+/// The current data version.
+pub fn data_version(conn: &mut DbConnection) -> Result<DataVersion, ApiError> {
     // `get_result`, not `first`: SQLite re-prepares a statement with a bound LIMIT on every run.
-    Ok(data_version::table.select(data_version::changed_at).get_result(conn)?)
+    Ok(data_version::table
+        .select((data_version::version, data_version::changed_at))
+        .get_result(conn)?)
 }
 
 /// One audited write.

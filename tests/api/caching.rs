@@ -1,7 +1,7 @@
 use reqwest::Method;
 use serde_json::json;
 
-use crate::helpers::{seeded_database, spawn_app, spawn_app_on, token};
+use crate::helpers::{seeded_database, spawn_app, spawn_app_on, spawn_tuned_app_on, token};
 
 on_both_backends! {
     /// Every read carries an ETag and Last-Modified; either validator answers 304 with no body;
@@ -63,6 +63,8 @@ on_both_backends! {
     /// Authenticated reads are never stored by caches.
     async fn authenticated_reads_are_not_cached(backend) {
         let app = spawn_app(backend).await;
+        // An anonymous read first, which the response cache keeps: the token's read must not get it.
+        assert_eq!(app.get("/api/v1/kpis").await.headers()["cache-control"], "public, max-age=60");
         let response = app.client.get(app.url("/api/v1/audit")).bearer_auth(token(&["admin"], None)).send().await.unwrap();
         assert_eq!(response.headers()["cache-control"], "no-store");
         let response = app.client.get(app.url("/api/v1/kpis")).bearer_auth(token(&["admin"], None)).send().await.unwrap();
@@ -124,5 +126,89 @@ on_both_backends! {
             let conditional = app.client.head(app.url(path)).header("If-None-Match", &etag).send().await.unwrap();
             assert_eq!(conditional.status(), 304, "{path}");
         }
+    }
+}
+
+/// Reads the response cache serves (and the ones it must not), as a client sees them.
+const CACHED_READS: [(&str, &str); 6] = [
+    ("/api/v1/kpis/1", "application/json"),
+    ("/api/v1/kpis?limit=500", "application/json"),
+    ("/api/v1/kpis?limit=500", "text/csv"),
+    ("/api/v1/kpis?q=%E4%BB%B6%E6%95%B0", "application/json"),
+    ("/api/v1/goals/1", "application/json"),
+    ("/api/v1/projects?limit=5&format=csv", "*/*"),
+];
+
+async fn read(app: &crate::helpers::TestApp, path: &str, accept: &str) -> (String, String, String, Vec<u8>) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header("Accept", accept)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path} ({accept})");
+    let header = |name: &str| response.headers()[name].to_str().unwrap().to_string();
+    let (content_type, etag, modified) = (header("content-type"), header("etag"), header("last-modified"));
+    (content_type, etag, modified, response.bytes().await.unwrap().to_vec())
+}
+
+on_both_backends! {
+    /// A response served from the cache is byte for byte what the service builds without one:
+    /// body, type, ETag and Last-Modified; JSON and CSV of one path are kept apart.
+    async fn cached_reads_are_the_uncached_bytes(backend) {
+        let url = seeded_database(backend);
+        let cached = spawn_app_on(&url).await;
+        let uncached = spawn_tuned_app_on(&url, |config| config.response_cache_mib = 0).await;
+        for (path, accept) in CACHED_READS {
+            let first = read(&cached, path, accept).await;
+            let again = read(&cached, path, accept).await;
+            let reference = read(&uncached, path, accept).await;
+            assert_eq!(first, reference, "{path} ({accept}): first read");
+            assert_eq!(again, reference, "{path} ({accept}): read again");
+        }
+    }
+}
+
+on_both_backends! {
+    /// A write through another instance is visible at once on an instance that has the old
+    /// responses cached: every cached response is checked against the database's data version.
+    async fn the_response_cache_never_serves_what_another_instance_changed(backend) {
+        let url = seeded_database(backend);
+        let reader = spawn_app_on(&url).await;
+        let writer = spawn_app_on(&url).await;
+        for (path, accept) in CACHED_READS {
+            read(&reader, path, accept).await;
+            read(&reader, path, accept).await;
+        }
+        let kpi = "/api/v1/kpis/1";
+        let etag = writer.etag(kpi).await;
+        let renamed = "観光入込客数（延べ）件数";
+        let changed = writer
+            .send(Method::PATCH, kpi, Some(&token(&["admin"], None)), Some(&etag), Some(&json!({"name": renamed})))
+            .await;
+        assert_eq!(changed.status(), 200);
+        // A goal's tree shows its measures.
+        let measure = "/api/v1/measures/1";
+        let etag = writer.etag(measure).await;
+        let retitled = "関係人口を創出する";
+        let changed = writer
+            .send(Method::PATCH, measure, Some(&token(&["admin"], None)), Some(&etag), Some(&json!({"title": retitled})))
+            .await;
+        assert_eq!(changed.status(), 200);
+        for (path, accept) in CACHED_READS {
+            let (_, _, _, body) = read(&reader, path, accept).await;
+            let body = String::from_utf8(body).unwrap();
+            if path.starts_with("/api/v1/kpis") {
+                assert!(body.contains(renamed), "{path} ({accept}) still shows the old name");
+            }
+            if path.starts_with("/api/v1/goals") {
+                assert!(body.contains(retitled), "{path} ({accept}) still shows the old title");
+            }
+            let (_, _, _, fresh) = read(&writer, path, accept).await;
+            assert_eq!(body, String::from_utf8(fresh).unwrap(), "{path} ({accept}): both instances agree");
+        }
+        let head = reader.client.head(reader.url(kpi)).send().await.unwrap();
+        assert_eq!(head.headers()["etag"], writer.etag(kpi).await.as_str());
     }
 }

@@ -351,6 +351,8 @@ on_both_backends! {
             let admin = token(&["admin"], None);
             let kpi = "/api/v1/kpis/2";
             let etag = app.etag(kpi).await;
+            let other = "/api/v1/kpis/3";
+            let other_etag = app.etag(other).await;
             app.json("/api/v1/goals").await;
 
             let lock = HeldLock::take(backend, &url);
@@ -366,7 +368,8 @@ on_both_backends! {
             assert!(!write.is_finished(), "the write waits on the lock, holding the only connection");
 
             let limit = Duration::from_secs(pool_timeout) + MARGIN;
-            let read = app.client.get(app.url("/api/v1/goals"));
+            // Not read before: the response cache would answer a repeated read without a connection.
+            let read = app.client.get(app.url("/api/v1/goals?sort=-id"));
             let (response, took) = answered(limit + Duration::from_secs(1), "GET /api/v1/goals", read).await;
             assert!(took <= limit, "an exhausted pool answered after {took:?}, more than {limit:?}");
             assert!(
@@ -375,6 +378,15 @@ on_both_backends! {
             );
             assert!(response.headers().contains_key("retry-after"), "a 503 says when to retry");
             assert_problem(response, 503).await;
+            // A second write gives up the same way, and must then never happen: the client was told it failed.
+            let refused = app
+                .client
+                .patch(app.url(other))
+                .bearer_auth(&admin)
+                .header("If-Match", other_etag)
+                .json(&json!({"name": "諦められた変更"}));
+            let (refused, _) = answered(limit + Duration::from_secs(1), "the queued PATCH", refused).await;
+            assert_problem(refused, 503).await;
             assert!(!write.is_finished(), "the write was still holding the connection");
 
             drop(lock);
@@ -388,6 +400,10 @@ on_both_backends! {
             assert_eq!(serde_json::from_str::<Value>(&text).unwrap()["version"], 2);
             assert_eq!(app.json(kpi).await["name"], "待たされた変更");
             app.json("/api/v1/goals").await;
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            let untouched = app.json(other).await;
+            assert_eq!(untouched["version"], 1, "the refused write never ran: {untouched}");
+            assert_ne!(untouched["name"], "諦められた変更");
         })
         .await;
     }
