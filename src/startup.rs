@@ -8,7 +8,7 @@ use actix_web::http::{header, Method};
 use actix_web::middleware::{from_fn, Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use utoipa_actix_web::AppExt;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::auth::Authenticator;
 use crate::cache::ResponseCache;
@@ -36,6 +36,10 @@ impl Application {
         let port = listener.local_addr()?.port();
         let document = openapi::document();
         let routes = web::Data::new(RouteTable::new(&document));
+        // Serialised once and shared: the document itself (several MiB of schema objects) is
+        // dropped here rather than kept by every worker.
+        let openapi_json = web::Bytes::from(serde_json::to_vec(&document).map_err(std::io::Error::other)?);
+        drop(document);
         let database = web::Data::new(database);
         let cache_policy = web::Data::new(CachePolicy {
             max_age_secs: config.cache_max_age_secs,
@@ -68,7 +72,9 @@ impl Application {
                 .into_utoipa_app()
                 .configure(api::configure)
                 .into_app()
-                .service(SwaggerUi::new("/docs/{_:.*}").url("/openapi.json", document.clone()))
+                .route("/openapi.json", web::get().to(serve_openapi))
+                .app_data(web::Data::new(OpenApiJson(openapi_json.clone())))
+                .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
                 .default_service(web::to(no_route))
         })
         .client_request_timeout(Duration::from_secs(config.client_timeout_secs))
@@ -95,6 +101,15 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// The OpenAPI document as served at `/openapi.json`.
+struct OpenApiJson(web::Bytes);
+
+async fn serve_openapi(document: web::Data<OpenApiJson>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type(header::ContentType::json())
+        .body(document.0.clone())
 }
 
 /// The methods each documented path answers: tells a 405 from a 404.
