@@ -15,7 +15,7 @@ use crate::db::evaluations::{self as store, EvaluationRow, ItemRow};
 use crate::db::goals::CommonFilter;
 use crate::db::kpis::KpiFilter;
 use crate::db::results::ResultView;
-use crate::db::write::{self, Operation};
+use crate::db::write::Operation;
 use crate::db::Database;
 use crate::domain::progress::Status;
 use crate::domain::validate::{Checks, MAX_NAME};
@@ -176,36 +176,34 @@ pub async fn create(
     let plan_id = plan.into_inner();
     let parsed = records::parse_input::<EvaluationForm>(records::json_body(&request, &body)?)?;
     let (id, after) = db
-        .run(move |conn| {
-            write::write_transaction(conn, |conn| {
-                let plan = crate::db::plans::get(conn, plan_id)?.0;
-                let mut checks = Checks::default();
-                checks.text("title", &parsed.input.title, MAX_NAME);
-                if !(plan.period_start_year - 10..=plan.period_end_year).contains(&parsed.input.fiscal_year) {
-                    checks.fail(
-                        "fiscal_year",
-                        format!("must be a year of the plan, up to {}", plan.period_end_year),
-                    );
-                }
-                let form = parsed.finish(checks.finish())?;
-                let filter = KpiFilter {
-                    common: CommonFilter {
-                        plan: Some(plan_id),
-                        code: None,
-                    },
-                    ..Default::default()
-                };
-                let view = ResultView {
-                    as_of: None,
-                    up_to_year: Some(form.fiscal_year),
-                };
-                let items: Vec<ItemRow> = rollup(conn, &filter, view)?.items.iter().map(ItemRow::from).collect();
-                let id = store::create(conn, plan_id, form.fiscal_year, &form.title, writer.subject(), &items)?;
-                let (row, items) = store::get(conn, plan_id, id)?;
-                let after = records::to_json(&Evaluation::new(row, items))?;
-                records::audit_write(conn, &writer, "evaluation", id, Operation::Create, None, Some(&after))?;
-                Ok((id, after))
-            })
+        .write(move |conn| {
+            let plan = crate::db::plans::get(conn, plan_id)?.0;
+            let mut checks = Checks::default();
+            checks.text("title", &parsed.input.title, MAX_NAME);
+            if !(plan.period_start_year - 10..=plan.period_end_year).contains(&parsed.input.fiscal_year) {
+                checks.fail(
+                    "fiscal_year",
+                    format!("must be a year of the plan, up to {}", plan.period_end_year),
+                );
+            }
+            let form = parsed.finish(checks.finish())?;
+            let filter = KpiFilter {
+                common: CommonFilter {
+                    plan: Some(plan_id),
+                    code: None,
+                },
+                ..Default::default()
+            };
+            let view = ResultView {
+                as_of: None,
+                up_to_year: Some(form.fiscal_year),
+            };
+            let items: Vec<ItemRow> = rollup(conn, &filter, view)?.items.iter().map(ItemRow::from).collect();
+            let id = store::create(conn, plan_id, form.fiscal_year, &form.title, writer.subject(), &items)?;
+            let (row, items) = store::get(conn, plan_id, id)?;
+            let after = records::to_json(&Evaluation::new(row, items))?;
+            records::audit_write(conn, &writer, "evaluation", id, Operation::Create, None, Some(&after))?;
+            Ok((id, after))
         })
         .await?;
     Ok(records::written(

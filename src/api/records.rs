@@ -337,16 +337,14 @@ pub async fn create<R: Record>(
     writer.principal.require(R::SCOPE)?;
     let parsed = parse_input::<R::Input>(json_body(request, body)?)?;
     let (id, after) = db
-        .run(move |conn| {
-            write::write_transaction(conn, |conn| {
-                let rules = R::validate(conn, &parsed.input, None);
-                let input = parsed.finish(rules)?;
-                R::authorize(&writer.principal, conn, None, Some(&input))?;
-                let id = R::insert(conn, &input)?;
-                let after = to_json(&R::load(conn, id)?)?;
-                audit::<R>(conn, &writer, id, Operation::Create, None, Some(&after))?;
-                Ok((id, after))
-            })
+        .write(move |conn| {
+            let rules = R::validate(conn, &parsed.input, None);
+            let input = parsed.finish(rules)?;
+            R::authorize(&writer.principal, conn, None, Some(&input))?;
+            let id = R::insert(conn, &input)?;
+            let after = to_json(&R::load(conn, id)?)?;
+            audit::<R>(conn, &writer, id, Operation::Create, None, Some(&after))?;
+            Ok((id, after))
         })
         .await?;
     Ok(written(StatusCode::CREATED, after, Some(format!("{}/{id}", R::PATH))))
@@ -367,26 +365,24 @@ pub async fn patch<R: Record>(
         return Err(ApiError::bad_field("body", "a merge patch must be a JSON object"));
     }
     let after = db
-        .run(move |conn| {
-            write::write_transaction(conn, |conn| {
-                let before = R::load(conn, id)?;
-                let before_json = to_json(&before)?;
-                if !matches(&condition, &etag_of(&before_json)) {
-                    return Err(ApiError::PreconditionFailed);
-                }
-                R::authorize(&writer.principal, conn, Some(&before), None)?;
-                let mut editable = serde_json::to_value(R::input_of(&before))
-                    .map_err(|error| ApiError::Internal(error.to_string()))?;
-                merge_patch(&mut editable, &patch);
-                let parsed = parse_input::<R::Input>(editable)?;
-                let rules = R::validate(conn, &parsed.input, Some(id));
-                let input = parsed.finish(rules)?;
-                R::authorize(&writer.principal, conn, Some(&before), Some(&input))?;
-                R::update(conn, id, &input)?;
-                let after = to_json(&R::load(conn, id)?)?;
-                audit::<R>(conn, &writer, id, Operation::Update, Some(&before_json), Some(&after))?;
-                Ok(after)
-            })
+        .write(move |conn| {
+            let before = R::load(conn, id)?;
+            let before_json = to_json(&before)?;
+            if !matches(&condition, &etag_of(&before_json)) {
+                return Err(ApiError::PreconditionFailed);
+            }
+            R::authorize(&writer.principal, conn, Some(&before), None)?;
+            let mut editable =
+                serde_json::to_value(R::input_of(&before)).map_err(|error| ApiError::Internal(error.to_string()))?;
+            merge_patch(&mut editable, &patch);
+            let parsed = parse_input::<R::Input>(editable)?;
+            let rules = R::validate(conn, &parsed.input, Some(id));
+            let input = parsed.finish(rules)?;
+            R::authorize(&writer.principal, conn, Some(&before), Some(&input))?;
+            R::update(conn, id, &input)?;
+            let after = to_json(&R::load(conn, id)?)?;
+            audit::<R>(conn, &writer, id, Operation::Update, Some(&before_json), Some(&after))?;
+            Ok(after)
         })
         .await?;
     Ok(written(StatusCode::OK, after, None))
@@ -396,25 +392,23 @@ pub async fn patch<R: Record>(
 pub async fn delete<R: Record>(db: &Database, writer: Writer, id: i64) -> Result<HttpResponse, ApiError> {
     writer.principal.require(R::SCOPE)?;
     let condition = writer.precondition()?;
-    db.run(move |conn| {
-        write::write_transaction(conn, |conn| {
-            let before = R::load(conn, id)?;
-            let before_json = to_json(&before)?;
-            if !matches(&condition, &etag_of(&before_json)) {
-                return Err(ApiError::PreconditionFailed);
-            }
-            R::authorize(&writer.principal, conn, Some(&before), None)?;
-            let dependents = R::dependents(conn, id)?;
-            if !dependents.is_empty() {
-                return Err(ApiError::Conflict(format!(
-                    "{} {id} cannot be deleted while these depend on it: {}",
-                    R::RESOURCE,
-                    dependents.join(", ")
-                )));
-            }
-            R::delete(conn, id)?;
-            audit::<R>(conn, &writer, id, Operation::Delete, Some(&before_json), None)
-        })
+    db.write(move |conn| {
+        let before = R::load(conn, id)?;
+        let before_json = to_json(&before)?;
+        if !matches(&condition, &etag_of(&before_json)) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        R::authorize(&writer.principal, conn, Some(&before), None)?;
+        let dependents = R::dependents(conn, id)?;
+        if !dependents.is_empty() {
+            return Err(ApiError::Conflict(format!(
+                "{} {id} cannot be deleted while these depend on it: {}",
+                R::RESOURCE,
+                dependents.join(", ")
+            )));
+        }
+        R::delete(conn, id)?;
+        audit::<R>(conn, &writer, id, Operation::Delete, Some(&before_json), None)
     })
     .await?;
     Ok(HttpResponse::NoContent()

@@ -13,7 +13,7 @@ use crate::db::kpis::{self as kpi_store, KpiRow};
 use crate::db::results::{
     self as store, ResultRow, ResultValues, MEASURED, NOT_MEASURABLE, RESULT_RESOURCE as RESOURCE,
 };
-use crate::db::write::{self, Operation};
+use crate::db::write::Operation;
 use crate::db::{Database, DbConnection};
 use crate::domain::kpi::{decimal_value, YearType};
 use crate::domain::validate::{Checks, MAX_DESCRIPTION, MAX_NAME};
@@ -244,36 +244,34 @@ pub async fn put(
     let parsed = records::parse_input::<ResultForm>(records::json_body(&request, &body)?)?;
     let values = parsed.finish(Ok(())).and_then(values_of)?;
     let (created, after) = db
-        .run(move |conn| {
-            write::write_transaction(conn, |conn| {
-                let kpi = kpi_store::get(conn, id)?;
-                check_year(&kpi, year)?;
-                let before = store::find(conn, id, year)?.map(|row| view(&kpi, row));
-                let before_json = before.as_ref().map(records::to_json).transpose()?;
-                match (&before_json, writer.if_match()) {
-                    (Some(_), None) => return Err(ApiError::PreconditionRequired),
-                    (Some(current), Some(condition)) if !records::matches(condition, &records::etag_of(current)) => {
-                        return Err(ApiError::PreconditionFailed)
-                    }
-                    // RFC 9110: If-Match never matches a representation that does not exist.
-                    (None, Some(_)) => return Err(ApiError::PreconditionFailed),
-                    _ => {}
+        .write(move |conn| {
+            let kpi = kpi_store::get(conn, id)?;
+            check_year(&kpi, year)?;
+            let before = store::find(conn, id, year)?.map(|row| view(&kpi, row));
+            let before_json = before.as_ref().map(records::to_json).transpose()?;
+            match (&before_json, writer.if_match()) {
+                (Some(_), None) => return Err(ApiError::PreconditionRequired),
+                (Some(current), Some(condition)) if !records::matches(condition, &records::etag_of(current)) => {
+                    return Err(ApiError::PreconditionFailed)
                 }
-                let created = store::put(conn, id, year, &values)?;
-                store::refresh_status(conn, id)?;
-                let after = records::to_json(&result_of(conn, &kpi, year)?)?;
-                let operation = if created { Operation::Create } else { Operation::Update };
-                records::audit_write(
-                    conn,
-                    &writer,
-                    RESOURCE,
-                    id,
-                    operation,
-                    before_json.as_deref(),
-                    Some(&after),
-                )?;
-                Ok((created, after))
-            })
+                // RFC 9110: If-Match never matches a representation that does not exist.
+                (None, Some(_)) => return Err(ApiError::PreconditionFailed),
+                _ => {}
+            }
+            let created = store::put(conn, id, year, &values)?;
+            store::refresh_status(conn, id)?;
+            let after = records::to_json(&result_of(conn, &kpi, year)?)?;
+            let operation = if created { Operation::Create } else { Operation::Update };
+            records::audit_write(
+                conn,
+                &writer,
+                RESOURCE,
+                id,
+                operation,
+                before_json.as_deref(),
+                Some(&after),
+            )?;
+            Ok((created, after))
         })
         .await?;
     Ok(if created {
@@ -303,17 +301,15 @@ pub async fn remove(
     writer.require(Scope::KpisWrite)?;
     let condition = writer.precondition()?;
     let (id, year) = path.into_inner();
-    db.run(move |conn| {
-        write::write_transaction(conn, |conn| {
-            let kpi = kpi_store::get(conn, id)?;
-            let before = records::to_json(&result_of(conn, &kpi, year)?)?;
-            if !records::matches(&condition, &records::etag_of(&before)) {
-                return Err(ApiError::PreconditionFailed);
-            }
-            store::delete(conn, id, year)?;
-            store::refresh_status(conn, id)?;
-            records::audit_write(conn, &writer, RESOURCE, id, Operation::Delete, Some(&before), None)
-        })
+    db.write(move |conn| {
+        let kpi = kpi_store::get(conn, id)?;
+        let before = records::to_json(&result_of(conn, &kpi, year)?)?;
+        if !records::matches(&condition, &records::etag_of(&before)) {
+            return Err(ApiError::PreconditionFailed);
+        }
+        store::delete(conn, id, year)?;
+        store::refresh_status(conn, id)?;
+        records::audit_write(conn, &writer, RESOURCE, id, Operation::Delete, Some(&before), None)
     })
     .await?;
     Ok(HttpResponse::NoContent()

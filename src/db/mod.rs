@@ -135,6 +135,8 @@ pub struct Database {
     backend: Backend,
     /// SQLite connections that only read the data version, on the calling thread (see `data_version`).
     version_readers: Arc<Mutex<Vec<DbConnection>>>,
+    /// This instance's SQLite writers take turns here (see `write`).
+    write_turn: Arc<Mutex<()>>,
 }
 
 impl Database {
@@ -154,6 +156,7 @@ impl Database {
             pool,
             backend,
             version_readers: Arc::default(),
+            write_turn: Arc::default(),
         }
     }
 
@@ -202,6 +205,25 @@ impl Database {
             // It started in time: its connection wait is bounded by what was left of the timeout.
             Err(_) => task.await?,
         }
+    }
+
+    /// Runs `work` in the serialising write transaction (`write::write_transaction`). On SQLite
+    /// the instance's writers first take turns on a mutex: waiting for SQLite's file lock means
+    /// its busy handler, which sleeps 1, 2, 5, 10… ms between tries and so leaves the lock idle
+    /// while writers queue; the mutex hands it over the moment a writer commits. The file lock
+    /// still serialises writers across processes.
+    pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let write_turn = self.write_turn.clone();
+        self.run(move |conn| {
+            let _turn = matches!(conn, DbConnection::Sqlite(_))
+                .then(|| write_turn.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            write::write_transaction(conn, work)
+        })
+        .await
     }
 
     /// The current data version, which every read asks for (to validate the response cache and
