@@ -8,21 +8,35 @@ use actix_web::web::Bytes;
 use quick_cache::sync::Cache;
 use quick_cache::Weighter;
 
+use crate::db::write::DataVersion;
+
 /// A read response as it went out (status 200), with the data version it was built at.
 pub struct CachedResponse {
-    pub version: i64,
+    /// The version number and its time: a database restored from a backup can reach the same
+    /// number again with other data, but not at the same microsecond.
+    pub version: DataVersion,
     pub headers: HeaderMap,
     pub body: Bytes,
 }
 
-/// What an entry costs: its key and body, plus a allowance for its headers.
+impl CachedResponse {
+    fn bytes(&self) -> usize {
+        let headers: usize = self
+            .headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len())
+            .sum();
+        headers + self.body.len()
+    }
+}
+
+/// What an entry costs: its key, headers and body.
 #[derive(Clone)]
 struct ByteWeighter;
 
 impl Weighter<String, Arc<CachedResponse>> for ByteWeighter {
     fn weight(&self, key: &String, response: &Arc<CachedResponse>) -> u64 {
-        const HEADERS: usize = 512;
-        (key.len() + response.body.len() + HEADERS) as u64
+        (key.len() + response.bytes()) as u64
     }
 }
 
@@ -49,7 +63,7 @@ impl ResponseCache {
     }
 
     /// The response stored under `key`, if it was built at `version`.
-    pub fn get(&self, key: &str, version: i64) -> Option<Arc<CachedResponse>> {
+    pub fn get(&self, key: &str, version: DataVersion) -> Option<Arc<CachedResponse>> {
         self.entries
             .as_ref()?
             .get(key)
@@ -67,9 +81,18 @@ impl ResponseCache {
 mod tests {
     use super::*;
 
-    fn response(version: i64, body: &'static str) -> CachedResponse {
+    fn version(number: i64) -> DataVersion {
+        DataVersion {
+            version: number,
+            changed_at: chrono::DateTime::from_timestamp(1_700_000_000 + number, 0)
+                .unwrap()
+                .naive_utc(),
+        }
+    }
+
+    fn response(number: i64, body: &'static str) -> CachedResponse {
         CachedResponse {
-            version,
+            version: version(number),
             headers: HeaderMap::new(),
             body: Bytes::from_static(body.as_bytes()),
         }
@@ -80,11 +103,17 @@ mod tests {
         let cache = ResponseCache::new(1024 * 1024);
         cache.insert("/api/v1/kpis/1".into(), response(7, "{}"));
         assert_eq!(
-            cache.get("/api/v1/kpis/1", 7).map(|hit| hit.body.clone()),
+            cache.get("/api/v1/kpis/1", version(7)).map(|hit| hit.body.clone()),
             Some(Bytes::from_static(b"{}"))
         );
-        assert!(cache.get("/api/v1/kpis/1", 8).is_none());
-        assert!(cache.get("/api/v1/kpis/2", 7).is_none());
+        assert!(cache.get("/api/v1/kpis/1", version(8)).is_none());
+        assert!(cache.get("/api/v1/kpis/2", version(7)).is_none());
+        // The same number reached again later (a restored backup written to since) is another version.
+        let again = DataVersion {
+            changed_at: version(8).changed_at,
+            ..version(7)
+        };
+        assert!(cache.get("/api/v1/kpis/1", again).is_none());
     }
 
     #[test]
@@ -92,7 +121,7 @@ mod tests {
         let cache = ResponseCache::new(0);
         assert!(!cache.is_enabled());
         cache.insert("/api/v1/kpis/1".into(), response(7, "{}"));
-        assert!(cache.get("/api/v1/kpis/1", 7).is_none());
+        assert!(cache.get("/api/v1/kpis/1", version(7)).is_none());
     }
 
     #[test]
@@ -103,7 +132,7 @@ mod tests {
             cache.insert(format!("/api/v1/kpis/{id}"), response(1, body));
         }
         let kept = (0..200)
-            .filter(|id| cache.get(&format!("/api/v1/kpis/{id}"), 1).is_some())
+            .filter(|id| cache.get(&format!("/api/v1/kpis/{id}"), version(1)).is_some())
             .count();
         assert!(
             kept > 0 && kept <= 64 * 1024 / 4096,

@@ -53,8 +53,10 @@ pub async fn conditional_get(
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     }
     let conditions = Conditions::of(&request);
+    // A database that cannot say its version cannot answer the read either: 503 now, not after
+    // a second wait in the handler.
     let data_version = match request.app_data::<web::Data<Database>>() {
-        Some(database) => database.data_version().await.ok(),
+        Some(database) => Some(database.data_version().await?),
         None => None,
     };
     let cache = request
@@ -63,7 +65,7 @@ pub async fn conditional_get(
         .cloned();
     let cache_key = cache.as_ref().map(|_| cache_key(&request));
     if let (Some(cache), Some(key), Some(data_version)) = (&cache, &cache_key, data_version) {
-        if let Some(hit) = cache.get(key, data_version.version) {
+        if let Some(hit) = cache.get(key, data_version) {
             let response = conditions.respond(&hit.headers, hit.body.clone(), data_version.changed_at);
             return Ok(request.into_response(response));
         }
@@ -112,7 +114,7 @@ pub async fn conditional_get(
         cache.insert(
             key,
             CachedResponse {
-                version: data_version.version,
+                version: data_version,
                 headers: head.headers().clone(),
                 body: bytes,
             },

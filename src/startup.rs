@@ -80,8 +80,8 @@ impl Application {
         .client_request_timeout(Duration::from_secs(config.client_timeout_secs))
         .client_disconnect_timeout(Duration::from_secs(config.client_timeout_secs))
         .max_connections(usize::try_from(config.max_connections).unwrap_or(usize::MAX))
-        // More threads than connections would only wait for one (each costs a stack and, under
-        // load, scheduler time); `Database::run` bounds the wait for a thread.
+        // Per worker: more threads than connections would only wait for one (each costs a stack
+        // and, under load, scheduler time); `Database::run` bounds the wait for a thread.
         .worker_max_blocking_threads(usize::try_from(config.pool_size).unwrap_or(usize::MAX))
         .shutdown_timeout(config.shutdown_grace_secs)
         .listen(listener)?;

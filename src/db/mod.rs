@@ -123,10 +123,39 @@ impl r2d2::ManageConnection for Manager {
 
 pub type DbPool = r2d2::Pool<Manager>;
 
-// The life of work handed to the blocking pool: waiting for a thread, running, or given up on.
+/// Who gets to decide the fate of work queued for a blocking thread: the thread that starts it,
+/// or the request that gives up on it first (by timing out, or by being dropped).
+#[derive(Clone, Default)]
+struct Claim(Arc<AtomicU8>);
+
 const QUEUED: u8 = 0;
 const STARTED: u8 = 1;
 const ABANDONED: u8 = 2;
+
+impl Claim {
+    /// True when the work may run: nobody gave up on it first.
+    fn start(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+
+    /// True when the work will now never run; false when it has already started.
+    fn abandon(&self) -> bool {
+        self.0
+            .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}
+
+/// The request's copy: dropping it (a client gone, a request cut short) abandons work not yet started.
+struct RequestClaim(Claim);
+
+impl Drop for RequestClaim {
+    fn drop(&mut self) {
+        self.0.abandon();
+    }
+}
 
 /// The pool, and the one way handlers reach it: off the async workers.
 #[derive(Clone)]
@@ -136,7 +165,7 @@ pub struct Database {
     /// SQLite connections that only read the data version, on the calling thread (see `data_version`).
     version_readers: Arc<Mutex<Vec<DbConnection>>>,
     /// This instance's SQLite writers take turns here (see `write`).
-    write_turn: Arc<Mutex<()>>,
+    write_turn: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl Database {
@@ -166,10 +195,11 @@ impl Database {
 
     /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
     ///
-    /// The blocking pool is bounded (`startup` sizes it to the connection pool), so work may
+    /// The blocking pool is bounded (`startup` gives each worker POOL_SIZE threads), so work may
     /// first queue for a thread. The wait for a thread and then a connection together stay
-    /// within the pool timeout: past it the request answers 503, and work that had not started
-    /// by then never runs, so a client told its write failed can trust that it did not happen.
+    /// within the pool timeout: past it the request answers 503. Work that had not started when
+    /// the request gave up (timed out, or dropped with its client) never runs, so a client told
+    /// its write failed can trust that it did not happen.
     pub async fn run<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
@@ -178,13 +208,10 @@ impl Database {
         let pool = self.pool.clone();
         let queued_at = Instant::now();
         let timeout = self.pool.connection_timeout();
-        let state = Arc::new(AtomicU8::new(QUEUED));
-        let claimed = state.clone();
+        let claim = RequestClaim(Claim::default());
+        let worker_claim = claim.0.clone();
         let mut task = std::pin::pin!(actix_web::web::block(move || {
-            if claimed
-                .compare_exchange(QUEUED, STARTED, Ordering::AcqRel, Ordering::Acquire)
-                .is_err()
-            {
+            if !worker_claim.start() {
                 return Err(ApiError::Unavailable("abandoned while queued".into()));
             }
             let mut conn = pool.get_timeout(timeout.saturating_sub(queued_at.elapsed()))?;
@@ -192,36 +219,39 @@ impl Database {
         }));
         match actix_web::rt::time::timeout(timeout, &mut task).await {
             Ok(result) => result?,
-            Err(_)
-                if state
-                    .compare_exchange(QUEUED, ABANDONED, Ordering::AcqRel, Ordering::Acquire)
-                    .is_ok() =>
-            {
-                Err(ApiError::Unavailable(format!(
-                    "no database thread free within {} s",
-                    timeout.as_secs()
-                )))
-            }
+            Err(_) if claim.0.abandon() => Err(ApiError::Unavailable(format!(
+                "no database thread free within {} s",
+                timeout.as_secs()
+            ))),
             // It started in time: its connection wait is bounded by what was left of the timeout.
             Err(_) => task.await?,
         }
     }
 
     /// Runs `work` in the serialising write transaction (`write::write_transaction`). On SQLite
-    /// the instance's writers first take turns on a mutex: waiting for SQLite's file lock means
-    /// its busy handler, which sleeps 1, 2, 5, 10… ms between tries and so leaves the lock idle
-    /// while writers queue; the mutex hands it over the moment a writer commits. The file lock
-    /// still serialises writers across processes.
+    /// the instance's writers first take turns (waiting no longer than the pool timeout): waiting
+    /// for SQLite's file lock means its busy handler, which sleeps 1, 2, 5, 10… ms between tries
+    /// and so leaves the lock idle while writers queue; the turn passes the moment a writer
+    /// commits. The file lock still serialises writers across processes.
     pub async fn write<T, F>(&self, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut DbConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let write_turn = self.write_turn.clone();
+        let turn = match self.backend {
+            Backend::Sqlite { .. } => {
+                let timeout = self.pool.connection_timeout();
+                let turn = actix_web::rt::time::timeout(timeout, self.write_turn.clone().lock_owned())
+                    .await
+                    .map_err(|_| ApiError::Unavailable(format!("no turn to write within {} s", timeout.as_secs())))?;
+                Some(turn)
+            }
+            Backend::Postgres { .. } => None,
+        };
         self.run(move |conn| {
-            let _turn = matches!(conn, DbConnection::Sqlite(_))
-                .then(|| write_turn.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            write::write_transaction(conn, work)
+            let result = write::write_transaction(conn, work);
+            drop(turn);
+            result
         })
         .await
     }
@@ -304,6 +334,46 @@ pub fn ping(conn: &mut DbConnection) -> Result<(), ApiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn work_given_up_on_while_queued_never_runs() {
+        let path = std::env::temp_dir().join(format!("strategy-api-abandon-{}.sqlite3", std::process::id()));
+        let database = Database::new(path.to_str().unwrap(), 1, Duration::from_secs(1));
+        let ran = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // One blocking thread, as a busy instance has none free.
+        let runtime = || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .max_blocking_threads(1)
+                .build()
+                .unwrap()
+        };
+        actix_web::rt::System::with_tokio_rt(runtime).block_on(async {
+            let holder = database.clone();
+            let held = actix_web::rt::spawn(async move {
+                holder
+                    .run(|_| {
+                        std::thread::sleep(Duration::from_millis(2500));
+                        Ok(())
+                    })
+                    .await
+            });
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+            let flag = ran.clone();
+            let refused = database
+                .run(move |_| {
+                    flag.store(true, Ordering::SeqCst);
+                    Ok(())
+                })
+                .await;
+            assert!(matches!(refused, Err(ApiError::Unavailable(_))), "{refused:?}");
+            held.await.unwrap().expect("the work that had started completes");
+            // The thread is free again: the refused work would run now if it were still queued.
+            actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+        });
+        let _ = std::fs::remove_file(&path);
+        assert!(!ran.load(Ordering::SeqCst), "work the caller gave up on ran later");
+    }
 
     #[test]
     fn backend_follows_the_url_scheme() {

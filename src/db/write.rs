@@ -9,7 +9,8 @@ use crate::error::ApiError;
 
 /// Runs `work` in a transaction whose first statement bumps the data version. That row lock
 /// serialises writers on both backends: on SQLite the write lock is taken before anything is read
-/// (no busy-snapshot failures; other writers wait on the busy timeout), on Postgres every writer
+/// (no busy-snapshot failures; other processes' writers wait on the busy timeout, this one's take
+/// turns in `Database::write`), on Postgres every writer
 /// queues on the row. So a precondition checked inside `work` still holds when it commits, and
 /// audit ids are assigned in commit order, which makes them a gap-free change-feed cursor.
 pub fn write_transaction<T>(
