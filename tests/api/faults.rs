@@ -928,7 +928,8 @@ async fn sigterm_finishes_in_flight_writes_and_no_acknowledged_write_is_lost() {
 
 /// A read stuck behind another client's lock answers 503 problem+json with `Retry-After` once
 /// `REQUEST_TIMEOUT_SECS` has passed (long before the pool's own timeout), and reads answer again
-/// once the lock goes. Postgres: SQLite readers are never blocked by a writer.
+/// once the lock goes. Postgres: SQLite readers are never blocked by a writer. The stuck read is
+/// one not answered before: the response cache answers a repeated read without touching `kpis`.
 #[tokio::test]
 async fn a_read_that_outlasts_the_request_timeout_answers_503() {
     if postgres_server_url().is_none() {
@@ -944,8 +945,10 @@ async fn a_read_that_outlasts_the_request_timeout_answers_503() {
         .await;
         assert_eq!(app.get("/api/v1/kpis/1").await.status(), 200);
         let lock = HeldLock::take(Backend::Postgres, &url);
+        // The data did not change, so the response cache still answers what it answered before.
+        assert_eq!(app.get("/api/v1/kpis/1").await.status(), 200);
         let started = Instant::now();
-        let response = app.get("/api/v1/kpis/1").await;
+        let response = app.get("/api/v1/kpis/2").await;
         let waited = started.elapsed();
         assert!(
             response.headers().contains_key("retry-after"),
