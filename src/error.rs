@@ -14,6 +14,9 @@ pub enum ApiError {
     NotFound { resource: &'static str, id: String },
     #[error("{detail}")]
     BadRequest { detail: String, errors: Vec<FieldError> },
+    /// The input fits the document, but a rule of the records refuses it.
+    #[error("{detail}")]
+    Unprocessable { detail: String, errors: Vec<FieldError> },
     #[error("no route for {path}")]
     NoRoute { path: String },
     #[error("{method} is not allowed here; allowed: {allowed}")]
@@ -143,6 +146,7 @@ impl ResponseError for ApiError {
         match self {
             ApiError::NotFound { .. } | ApiError::NoRoute { .. } => StatusCode::NOT_FOUND,
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -175,7 +179,7 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         let errors = match self {
-            ApiError::BadRequest { errors, .. } => errors.clone(),
+            ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
         let mut response = problem_response(status, detail, errors);
@@ -253,132 +257,115 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// The problem responses of the document, each described once and cited by reference from every
+/// operation that can answer it, so that client generators name one model per status.
+pub mod responses {
+    use super::Problem;
+
+    macro_rules! problem_responses {
+        ($($name:ident = $description:literal,)*) => {
+            $(
+                #[derive(utoipa::ToResponse)]
+                #[response(description = $description, content_type = "application/problem+json")]
+                pub struct $name(#[allow(dead_code)] Problem);
+            )*
+            /// Every problem response, for the document's components.
+            pub fn all() -> Vec<(String, utoipa::openapi::RefOr<utoipa::openapi::response::Response>)> {
+                use utoipa::ToResponse;
+                vec![$({
+                    let (name, response) = $name::response();
+                    (name.to_string(), response)
+                }),*]
+            }
+        };
+    }
+
+    problem_responses! {
+        BadRequest = "A query parameter, path segment or body field is malformed, out of the documented bounds or unknown; `errors` names each one.",
+        Unauthorized = "No token, or an invalid, expired or revoked one; `WWW-Authenticate` says which.",
+        Forbidden = "The token lacks the operation's scope, or its department does not reach the record.",
+        NotFound = "No record has this id.",
+        RequestTimeout = "The request body did not arrive within the configured time.",
+        Conflict = "The write conflicts with the records: a code or name another record has, or (for a delete) records that still depend on this one; the detail says which.",
+        PreconditionFailed = "The record changed since the ETag given in `If-Match`: fetch it again.",
+        ContentTooLarge = "The body is larger than the configured maximum.",
+        UriTooLong = "The request target is longer than the service accepts.",
+        UnsupportedMediaType = "The body is not `application/json` (or `application/merge-patch+json` for a merge patch).",
+        UnprocessableContent = "The body fits the document, but a rule of the records it names refuses it (a reference to a record that does not exist, a year outside the KPI's period, a target year before the baseline year); `errors` names each field.",
+        PreconditionRequired = "`If-Match` with the record's current ETag is required.",
+        TooManyRequests = "Too many requests from this client (writes, and reads when so configured); retry after `Retry-After` seconds.",
+        RequestHeaderFieldsTooLarge = "The request headers are larger than the service accepts.",
+        ServiceUnavailable = "The database is unavailable or the request took too long (retry after `Retry-After` seconds), or, for a write, this instance has no token key configured.",
+    }
+}
+
 /// Error responses of every collection endpoint.
 #[derive(utoipa::IntoResponses)]
 pub enum ListErrors {
-    /// A query parameter is malformed, out of range or unknown.
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(#[to_schema] Problem),
-    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
-    #[response(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(#[to_schema] Problem),
-    /// The database is unavailable; retry after the `Retry-After` seconds.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(#[to_schema] Problem),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] responses::BadRequest),
 }
 
 /// Error responses of every single-record endpoint.
 #[derive(utoipa::IntoResponses)]
 pub enum ItemErrors {
-    /// The id is not a positive integer.
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(#[to_schema] Problem),
-    /// No record has this id.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(#[to_schema] Problem),
-    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
-    #[response(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(#[to_schema] Problem),
-    /// The database is unavailable; retry after the `Retry-After` seconds.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(#[to_schema] Problem),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] responses::BadRequest),
+    #[response(status = 404)]
+    NotFound(#[ref_response] responses::NotFound),
 }
 
 /// Error responses of every create.
 #[derive(utoipa::IntoResponses)]
 pub enum CreateErrors {
-    /// The body is not JSON, or a field is missing, malformed or fails a rule (each one named).
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(#[to_schema] Problem),
-    /// No token, or an invalid, expired or revoked one (`WWW-Authenticate` says which).
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(#[to_schema] Problem),
-    /// The token lacks the scope, or its department does not reach the record.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(#[to_schema] Problem),
-    /// A concurrent write took the same code or name.
-    #[response(status = 409, content_type = "application/problem+json")]
-    Conflict(#[to_schema] Problem),
-    /// The body is larger than the configured maximum.
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(#[to_schema] Problem),
-    /// The body is not `application/json`.
-    #[response(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(#[to_schema] Problem),
-    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
-    #[response(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(#[to_schema] Problem),
-    /// Writes are disabled (no signing key configured), or the database is unavailable.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(#[to_schema] Problem),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] responses::BadRequest),
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] responses::Unauthorized),
+    #[response(status = 403)]
+    Forbidden(#[ref_response] responses::Forbidden),
+    #[response(status = 409)]
+    Conflict(#[ref_response] responses::Conflict),
+    #[response(status = 422)]
+    UnprocessableContent(#[ref_response] responses::UnprocessableContent),
 }
 
 /// Error responses of every merge patch.
 #[derive(utoipa::IntoResponses)]
 pub enum PatchErrors {
-    /// The id or body is malformed, or a field fails a rule (each one named).
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(#[to_schema] Problem),
-    /// No token, or an invalid, expired or revoked one.
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(#[to_schema] Problem),
-    /// The token lacks the scope, or its department does not reach the record.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(#[to_schema] Problem),
-    /// No record has this id.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(#[to_schema] Problem),
-    /// A concurrent write took the same code or name.
-    #[response(status = 409, content_type = "application/problem+json")]
-    Conflict(#[to_schema] Problem),
-    /// The record changed since the ETag in `If-Match`.
-    #[response(status = 412, content_type = "application/problem+json")]
-    PreconditionFailed(#[to_schema] Problem),
-    /// The body is larger than the configured maximum.
-    #[response(status = 413, content_type = "application/problem+json")]
-    TooLarge(#[to_schema] Problem),
-    /// The body is not `application/json` or `application/merge-patch+json`.
-    #[response(status = 415, content_type = "application/problem+json")]
-    UnsupportedMediaType(#[to_schema] Problem),
-    /// `If-Match` is missing.
-    #[response(status = 428, content_type = "application/problem+json")]
-    PreconditionRequired(#[to_schema] Problem),
-    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
-    #[response(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(#[to_schema] Problem),
-    /// Writes are disabled (no signing key configured), or the database is unavailable.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(#[to_schema] Problem),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] responses::BadRequest),
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] responses::Unauthorized),
+    #[response(status = 403)]
+    Forbidden(#[ref_response] responses::Forbidden),
+    #[response(status = 404)]
+    NotFound(#[ref_response] responses::NotFound),
+    #[response(status = 409)]
+    Conflict(#[ref_response] responses::Conflict),
+    #[response(status = 412)]
+    PreconditionFailed(#[ref_response] responses::PreconditionFailed),
+    #[response(status = 422)]
+    UnprocessableContent(#[ref_response] responses::UnprocessableContent),
+    #[response(status = 428)]
+    PreconditionRequired(#[ref_response] responses::PreconditionRequired),
 }
 
 /// Error responses of every delete.
 #[derive(utoipa::IntoResponses)]
 pub enum DeleteErrors {
-    /// The id is not a positive integer.
-    #[response(status = 400, content_type = "application/problem+json")]
-    BadRequest(#[to_schema] Problem),
-    /// No token, or an invalid, expired or revoked one.
-    #[response(status = 401, content_type = "application/problem+json")]
-    Unauthorized(#[to_schema] Problem),
-    /// The token lacks the scope, or its department does not reach the record.
-    #[response(status = 403, content_type = "application/problem+json")]
-    Forbidden(#[to_schema] Problem),
-    /// No record has this id.
-    #[response(status = 404, content_type = "application/problem+json")]
-    NotFound(#[to_schema] Problem),
-    /// Other records still depend on this one; the detail names them.
-    #[response(status = 409, content_type = "application/problem+json")]
-    Conflict(#[to_schema] Problem),
-    /// The record changed since the ETag in `If-Match`.
-    #[response(status = 412, content_type = "application/problem+json")]
-    PreconditionFailed(#[to_schema] Problem),
-    /// `If-Match` is missing.
-    #[response(status = 428, content_type = "application/problem+json")]
-    PreconditionRequired(#[to_schema] Problem),
-    /// Too many requests from this client (writes, and reads when so configured); retry after the `Retry-After` seconds.
-    #[response(status = 429, content_type = "application/problem+json")]
-    TooManyRequests(#[to_schema] Problem),
-    /// Writes are disabled (no signing key configured), or the database is unavailable.
-    #[response(status = 503, content_type = "application/problem+json")]
-    Unavailable(#[to_schema] Problem),
+    #[response(status = 400)]
+    BadRequest(#[ref_response] responses::BadRequest),
+    #[response(status = 401)]
+    Unauthorized(#[ref_response] responses::Unauthorized),
+    #[response(status = 403)]
+    Forbidden(#[ref_response] responses::Forbidden),
+    #[response(status = 404)]
+    NotFound(#[ref_response] responses::NotFound),
+    #[response(status = 409)]
+    Conflict(#[ref_response] responses::Conflict),
+    #[response(status = 412)]
+    PreconditionFailed(#[ref_response] responses::PreconditionFailed),
+    #[response(status = 428)]
+    PreconditionRequired(#[ref_response] responses::PreconditionRequired),
 }

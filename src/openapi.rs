@@ -1,10 +1,12 @@
 //! The OpenAPI document, collected from the handlers by utoipa-actix-web.
 
+use utoipa::openapi::path::{Operation, PathItem};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
-use crate::error::{FieldError, Problem};
+use crate::error::{responses, FieldError, Problem};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +39,7 @@ Every write is audited; `GET /api/v1/changes` lists what changed after a cursor.
         (name = "changes", description = "The change feed and the audit record"),
         (name = "health", description = "Liveness and readiness"),
     ),
+    servers((url = "/", description = "This service, wherever it is deployed")),
     components(schemas(Problem, FieldError)),
     modifiers(&BearerScheme)
 )]
@@ -66,36 +69,268 @@ impl Modify for BearerScheme {
     }
 }
 
-/// The whole document, as `/openapi.json` serves it and `strategy-api openapi` prints it.
-pub fn document() -> utoipa::openapi::OpenApi {
+/// The whole document, as `/openapi.json` serves it and `strategy-api openapi` prints it. The last
+/// passes work on its JSON: the typed model does not read itself back with `arbitrary_precision`.
+pub fn document() -> serde_json::Value {
     let (_, document) = actix_web::App::new()
         .into_utoipa_app()
         .openapi(ApiDoc::openapi())
         .configure(crate::api::configure)
         .split_for_parts();
-    with_merge_patch_bodies(document)
+    let mut document = with_text_patterns(document);
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .responses
+        .extend(responses::all());
+    for item in document.paths.paths.values_mut() {
+        for operation in operations(item) {
+            with_sort_fields(operation);
+            with_middleware_responses(operation);
+            // Reads are public: say so, rather than leave a checker to guess.
+            operation.security.get_or_insert_with(Vec::new);
+        }
+    }
+    let mut document = serde_json::to_value(&document).expect("the document serializes");
+    with_collection_items_by_reference(&mut document);
+    with_merge_patch_bodies(&mut document);
+    with_links(&mut document);
+    document
+}
+
+/// utoipa inlines the record schema of each `Collection<T>`; pointing at the record's own component
+/// instead gives generated clients one model per record, not a copy per collection.
+fn with_collection_items_by_reference(document: &mut serde_json::Value) {
+    let schemas = document["components"]["schemas"].as_object_mut().expect("schemas");
+    let records: Vec<(String, String)> = schemas
+        .keys()
+        .filter_map(|name| {
+            name.strip_prefix("Collection_")
+                .map(|record| (name.clone(), record.to_string()))
+        })
+        .collect();
+    for (collection, record) in records {
+        let Some(component) = schemas.get(&record).cloned() else {
+            continue;
+        };
+        let items = &mut schemas[&collection]["properties"]["items"]["items"];
+        if *items == component {
+            *items = serde_json::json!({"$ref": format!("#/components/schemas/{record}")});
+        }
+    }
+}
+
+/// Every operation of a path item, with its method.
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        item.get.as_mut(),
+        item.put.as_mut(),
+        item.post.as_mut(),
+        item.delete.as_mut(),
+        item.patch.as_mut(),
+    ]
+    .into_iter()
+    .flatten()
+}
+
+/// The fields each collection sorts by, as its handler passes them to `QueryParams::page`.
+const SORTABLE: &[(&str, &[&str])] = &[
+    ("listPlans", crate::db::plans::PLAN_SORT),
+    ("listPlanEvaluations", crate::db::evaluations::EVALUATION_SORT),
+    ("listGoals", crate::db::goals::GOAL_SORT),
+    ("listMeasures", crate::db::goals::MEASURE_SORT),
+    ("listInitiatives", crate::db::goals::INITIATIVE_SORT),
+    ("listKpis", crate::db::kpis::KPI_SORT),
+    ("listProjects", crate::db::projects::PROJECT_SORT),
+    ("listDepartments", crate::db::departments::DEPARTMENT_SORT),
+    ("listDivisions", crate::db::departments::DIVISION_SORT),
+    ("listAuditRecords", crate::db::write::AUDIT_SORT),
+];
+
+/// `sort` as what it is: a comma-separated list (`style: form, explode: false`) of the
+/// collection's fields, each ascending or, with `-`, descending.
+fn with_sort_fields(operation: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterStyle};
+    use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, Type};
+    let Some((_, fields)) = SORTABLE
+        .iter()
+        .find(|(id, _)| operation.operation_id.as_deref() == Some(*id))
+    else {
+        return;
+    };
+    let keys: Vec<String> = fields
+        .iter()
+        .flat_map(|field| [field.to_string(), format!("-{field}")])
+        .collect();
+    for parameter in operation
+        .parameters
+        .iter_mut()
+        .flatten()
+        .filter(|parameter| parameter.name == "sort")
+    {
+        *parameter = ParameterBuilder::from(parameter.clone())
+            .schema(Some(
+                ArrayBuilder::new()
+                    .items(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .enum_values(Some(keys.clone())),
+                    )
+                    .min_items(Some(1))
+                    .unique_items(true),
+            ))
+            .style(Some(ParameterStyle::Form))
+            .explode(Some(false))
+            .example(Some(serde_json::json!([format!("-{}", fields[0])])))
+            .build();
+    }
+}
+
+/// What the request-limits middleware (`middleware::limits`) may answer before any handler runs:
+/// on every operation a too-long target, too-large headers, the rate limit and the request
+/// timeout; where there is a body, its size, its type and its arrival time too.
+fn with_middleware_responses(operation: &mut Operation) {
+    let mut statuses = vec![
+        ("414", "UriTooLong"),
+        ("429", "TooManyRequests"),
+        ("431", "RequestHeaderFieldsTooLarge"),
+        ("503", "ServiceUnavailable"),
+    ];
+    if operation.request_body.is_some() {
+        statuses.extend([
+            ("408", "RequestTimeout"),
+            ("413", "ContentTooLarge"),
+            ("415", "UnsupportedMediaType"),
+        ]);
+    }
+    for (status, name) in statuses {
+        operation
+            .responses
+            .responses
+            .entry(status.to_string())
+            .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+    }
+}
+
+/// OpenAPI links, so that a client or a stateful tester can follow a record from its creation to
+/// its reads and writes with real ids and ETags. Records' operations are named `create{Name}` (or
+/// `put{Name}`), `get{Name}`, `update{Name}`, `delete{Name}`: each creating or reading answer links
+/// to the others of its record. A path parameter of the target comes from the request's own path
+/// where it has one by that name, else from the answer's `id`; writes carry the answer's `ETag` as
+/// `If-Match`.
+fn with_links(document: &mut serde_json::Value) {
+    use serde_json::{json, Map, Value};
+    const VERBS: [&str; 5] = ["create", "put", "get", "update", "delete"];
+    // operationId → (path, its path parameters)
+    let mut operations = std::collections::BTreeMap::new();
+    for (path, item) in document["paths"].as_object().expect("paths").clone() {
+        for operation in item.as_object().expect("a path item").values() {
+            if let Some(id) = operation["operationId"].as_str() {
+                operations.insert(id.to_string(), path_parameters(&path));
+            }
+        }
+    }
+    let record_of = |id: &str| {
+        VERBS
+            .iter()
+            .find_map(|verb| id.strip_prefix(verb).map(|name| (*verb, name.to_string())))
+    };
+    for (path, item) in document["paths"].as_object_mut().expect("paths").iter_mut() {
+        let own_parameters = path_parameters(path);
+        for operation in item.as_object_mut().expect("a path item").values_mut() {
+            let Some((verb, name)) = operation["operationId"].as_str().and_then(record_of) else {
+                continue;
+            };
+            if !matches!(verb, "create" | "put" | "get") {
+                continue;
+            }
+            let mut links = Map::new();
+            for target_verb in VERBS.iter().filter(|target| **target != "create" && **target != verb) {
+                let target = format!("{target_verb}{name}");
+                let Some(target_parameters) = operations.get(&target) else {
+                    continue;
+                };
+                let mut parameters = Map::new();
+                for parameter in target_parameters {
+                    let source = if own_parameters.contains(parameter) {
+                        format!("$request.path.{parameter}")
+                    } else {
+                        "$response.body#/id".to_string()
+                    };
+                    parameters.insert(format!("path.{parameter}"), json!(source));
+                }
+                if *target_verb != "get" {
+                    parameters.insert("header.If-Match".into(), json!("$response.header.ETag"));
+                }
+                links.insert(
+                    target.clone(),
+                    json!({"operationId": target, "parameters": parameters,
+                           "description": format!("The same record, by `{target}`")}),
+                );
+            }
+            if links.is_empty() {
+                continue;
+            }
+            for status in ["200", "201"] {
+                if let Some(response) = operation["responses"].get_mut(status).and_then(Value::as_object_mut) {
+                    response.insert("links".into(), Value::Object(links.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// `["id", "year"]` of `/api/v1/kpis/{id}/results/{year}`.
+fn path_parameters(path: &str) -> Vec<String> {
+    path.split('{')
+        .skip(1)
+        .filter_map(|part| part.split_once('}').map(|(name, _)| name.to_string()))
+        .collect()
+}
+
+/// Each text field of a form states its length (`max_length`, as its validator checks it); the
+/// pattern of what `Checks::text` accepts at that length is added here, from the same rule.
+fn with_text_patterns(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::schema::Schema;
+    let Some(components) = document.components.as_mut() else {
+        return document;
+    };
+    for (name, schema) in components.schemas.iter_mut() {
+        let RefOr::T(Schema::Object(form)) = schema else {
+            continue;
+        };
+        if !name.ends_with("Form") {
+            continue;
+        }
+        for property in form.properties.values_mut() {
+            if let RefOr::T(Schema::Object(field)) = property {
+                if let (Some(max), None, None) = (field.max_length, &field.pattern, &field.format) {
+                    field.pattern = Some(crate::domain::validate::text_pattern(max));
+                }
+            }
+        }
+    }
+    document
 }
 
 /// A merge patch (RFC 7396) sends only the fields that change, at any depth: each PATCH body is
 /// documented as its form with nothing required, so that clients and checkers know a partial
 /// body is valid.
-fn with_merge_patch_bodies(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
-    let schemas = serde_json::to_value(&document.components).expect("the components serialize")["schemas"].clone();
-    for item in document.paths.paths.values_mut() {
-        let bodies = item
-            .patch
-            .as_mut()
-            .and_then(|patch| patch.request_body.as_mut())
-            .map(|body| body.content.values_mut());
-        for content in bodies.into_iter().flatten() {
-            let Some(schema) = content.schema.as_mut() else {
-                continue;
-            };
-            let original = serde_json::to_value(&*schema).expect("a schema serializes");
-            *schema = serde_json::from_value(nothing_required(&original, &schemas)).expect("a loosened schema parses");
+fn with_merge_patch_bodies(document: &mut serde_json::Value) {
+    let schemas = document["components"]["schemas"].clone();
+    for item in document["paths"].as_object_mut().expect("paths").values_mut() {
+        let Some(content) = item
+            .pointer_mut("/patch/requestBody/content")
+            .and_then(serde_json::Value::as_object_mut)
+        else {
+            continue;
+        };
+        for media in content.values_mut() {
+            if let Some(schema) = media.get_mut("schema") {
+                *schema = nothing_required(schema, &schemas);
+            }
         }
     }
-    document
 }
 
 /// `schema` with every `$ref` inlined and every `required` list dropped, at every depth.
@@ -121,7 +356,7 @@ fn nothing_required(schema: &serde_json::Value, schemas: &serde_json::Value) -> 
 
 /// The document as committed in `openapi/openapi.json`.
 pub fn document_json() -> String {
-    let mut json = document().to_pretty_json().expect("the OpenAPI document serializes");
+    let mut json = serde_json::to_string_pretty(&document()).expect("the OpenAPI document serializes");
     json.push('\n');
     json
 }

@@ -116,22 +116,16 @@ async fn serve_openapi(document: web::Data<OpenApiJson>) -> actix_web::HttpRespo
 pub struct RouteTable(Vec<(ResourceDef, Vec<Method>)>);
 
 impl RouteTable {
-    fn new(document: &utoipa::openapi::OpenApi) -> Self {
-        let routes = document
-            .paths
-            .paths
-            .iter()
+    fn new(document: &serde_json::Value) -> Self {
+        let routes = document["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
             .map(|(path, item)| {
-                let methods = [
-                    (Method::GET, item.get.is_some()),
-                    (Method::POST, item.post.is_some()),
-                    (Method::PUT, item.put.is_some()),
-                    (Method::PATCH, item.patch.is_some()),
-                    (Method::DELETE, item.delete.is_some()),
-                ]
-                .into_iter()
-                .filter_map(|(method, present)| present.then_some(method))
-                .collect();
+                let methods = [Method::GET, Method::POST, Method::PUT, Method::PATCH, Method::DELETE]
+                    .into_iter()
+                    .filter(|method| item.get(method.as_str().to_ascii_lowercase()).is_some())
+                    .collect();
                 (ResourceDef::new(path.as_str()), methods)
             })
             .collect();

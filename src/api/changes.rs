@@ -72,6 +72,7 @@ pub struct ChangesParams {
 
 /// The change feed: every create, update and delete after a cursor, in commit order.
 #[utoipa::path(
+    operation_id = "listChanges",
     tag = "changes",
     params(ChangesParams),
     responses((status = 200, description = "Changes after the cursor", body = Changes), ListErrors)
@@ -141,30 +142,32 @@ impl From<AuditRow> for AuditRecord {
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only writes of this resource, e.g. `kpi`.
-    #[param(example = "kpi")]
-    pub resource: Option<String>,
+    #[param(example = "kpi", inline)]
+    pub resource: Option<crate::api::query::documented::Text>,
     /// Only writes of the record with this id (with `resource`).
-    #[param(minimum = 1)]
-    pub id: Option<i64>,
+    #[param(inline)]
+    pub id: Option<crate::api::query::documented::Id>,
     /// Only writes by this token subject.
-    pub subject: Option<String>,
+    #[param(inline)]
+    pub subject: Option<crate::api::query::documented::Text>,
     /// Only writes at or after this time (RFC 3339).
-    #[param(example = "2026-04-01T00:00:00Z")]
-    pub from: Option<String>,
+    #[param(example = "2026-04-01T00:00:00Z", inline)]
+    pub from: Option<crate::api::query::documented::Time>,
     /// Only writes before this time (RFC 3339).
-    #[param(example = "2027-04-01T00:00:00Z")]
-    pub until: Option<String>,
+    #[param(example = "2027-04-01T00:00:00Z", inline)]
+    pub until: Option<crate::api::query::documented::Time>,
 }
 
 /// The audit record (admin): who changed what, when, from what to what.
 #[utoipa::path(
+    operation_id = "listAuditRecords",
     tag = "changes",
     params(AuditParams, PageParams, OutputParams),
     security(("bearer" = ["admin"])),
     responses(
         (status = 200, description = "A page of audited writes, oldest first", content((Collection<AuditRecord> = "application/json"), (String = "text/csv"))),
-        (status = 401, description = "No token, or an invalid, expired or revoked one", body = crate::error::Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The token is not an admin's", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 401, response = crate::error::responses::Unauthorized),
+        (status = 403, response = crate::error::responses::Forbidden),
         ListErrors,
     )
 )]

@@ -121,12 +121,13 @@ impl From<(DivisionRow, DepartmentRow)> for Division {
 #[into_params(parameter_in = Query)]
 pub struct DivisionParams {
     /// Only divisions of this department (its id).
-    #[param(example = 1, minimum = 1)]
-    pub department: Option<i64>,
+    #[param(example = 1, inline)]
+    pub department: Option<crate::api::query::documented::Id>,
 }
 
 /// List departments with their divisions.
 #[utoipa::path(
+    operation_id = "listDepartments",
     tag = "departments",
     params(CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of departments", content((Collection<Department> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -146,6 +147,7 @@ pub async fn list_departments(db: web::Data<Database>, request: HttpRequest) -> 
 
 /// List divisions.
 #[utoipa::path(
+    operation_id = "listDivisions",
     tag = "divisions",
     params(DivisionParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of divisions", content((Collection<Division> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -210,7 +212,7 @@ impl Record for DepartmentRecord {
 }
 
 record_endpoints! {
-    record: DepartmentRecord, form: DepartmentForm, view: Department, tag: "departments", scope: "admin",
+    record: DepartmentRecord, name: "Department", form: DepartmentForm, view: Department, tag: "departments", scope: "admin",
     collection: "/departments", item: "/departments/{id}",
     get: get_department "Get one department with its divisions.",
     create: create_department "Create a department (admin).",
@@ -262,7 +264,7 @@ impl Record for DivisionRecord {
 }
 
 record_endpoints! {
-    record: DivisionRecord, form: DivisionForm, view: Division, tag: "divisions", scope: "admin",
+    record: DivisionRecord, name: "Division", form: DivisionForm, view: Division, tag: "divisions", scope: "admin",
     collection: "/divisions", item: "/divisions/{id}",
     get: get_division "Get one division with its department.",
     create: create_division "Create a division (admin).",

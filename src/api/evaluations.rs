@@ -79,7 +79,7 @@ pub struct EvaluationForm {
     /// The fiscal year evaluated (within the plan's period).
     #[schema(example = 2024)]
     pub fiscal_year: i32,
-    #[schema(example = "令和6年度 総合戦略評価")]
+    #[schema(example = "令和6年度 総合戦略評価", min_length = 1, max_length = 200)]
     pub title: String,
 }
 
@@ -154,13 +154,14 @@ impl Evaluation {
 /// Freeze an evaluation of the plan's KPIs (admin): each KPI's latest result up to the fiscal
 /// year, with achievement, status and grade as they are now. It never changes afterwards.
 #[utoipa::path(
+    operation_id = "createPlanEvaluation",
     tag = "evaluations",
-    params(("id" = i64, Path, description = "Plan id", example = 1)),
+    params(("id" = i64, Path, description = "Plan id", example = 1, minimum = 1)),
     request_body(content = EvaluationForm, content_type = "application/json"),
     security(("bearer" = ["admin"])),
     responses(
         (status = 201, description = "Frozen", body = Evaluation, headers(("Location" = String))),
-        (status = 404, description = "No plan has this id", body = crate::error::Problem, content_type = "application/problem+json"),
+        (status = 404, response = crate::error::responses::NotFound),
         CreateErrors,
     )
 )]
@@ -181,7 +182,7 @@ pub async fn create(
             let mut checks = Checks::default();
             checks.text("title", &parsed.input.title, MAX_NAME);
             if !(plan.period_start_year - 10..=plan.period_end_year).contains(&parsed.input.fiscal_year) {
-                checks.fail(
+                checks.refuse(
                     "fiscal_year",
                     format!("must be a year of the plan, up to {}", plan.period_end_year),
                 );
@@ -215,11 +216,12 @@ pub async fn create(
 
 /// The plan's evaluations, oldest first.
 #[utoipa::path(
+    operation_id = "listPlanEvaluations",
     tag = "evaluations",
-    params(("id" = i64, Path, description = "Plan id", example = 1), PageParams, OutputParams),
+    params(("id" = i64, Path, description = "Plan id", example = 1, minimum = 1), PageParams, OutputParams),
     responses(
         (status = 200, description = "A page of evaluations", content((Collection<EvaluationSummary> = "application/json"), (String = "text/csv"))),
-        (status = 404, description = "No plan has this id", content_type = "application/problem+json", body = crate::error::Problem),
+        (status = 404, response = crate::error::responses::NotFound),
         ListErrors,
     )
 )]
@@ -252,9 +254,10 @@ pub struct FormatParams {
 
 /// One evaluation with every KPI as it stood, as JSON or as CSV (UTF-8, CRLF, one header row).
 #[utoipa::path(
+    operation_id = "getPlanEvaluation",
     tag = "evaluations",
-    params(("id" = i64, Path, description = "Plan id", example = 1),
-           ("evaluation" = i64, Path, description = "Evaluation id", example = 1), FormatParams),
+    params(("id" = i64, Path, description = "Plan id", example = 1, minimum = 1),
+           ("evaluation" = i64, Path, description = "Evaluation id", example = 1, minimum = 1), FormatParams),
     responses(
         (status = 200, description = "The evaluation", content(
             (Evaluation = "application/json"),

@@ -176,8 +176,9 @@ enum Step {
 /// The whole plan as one nested JSON document: plan and departments, then one goal at a time
 /// (measures → initiatives → KPIs with progress and results, project tables), then projects.
 #[utoipa::path(
+    operation_id = "exportPlan",
     tag = "plans",
-    params(("id" = i64, Path, description = "Plan id", example = 1)),
+    params(("id" = i64, Path, description = "Plan id", example = 1, minimum = 1)),
     responses((status = 200, description = "The whole plan, streamed", body = PlanExport), ItemErrors)
 )]
 #[get("/plans/{id}/export")]
@@ -457,12 +458,28 @@ fn first_line(csv: &[u8]) -> String {
     String::from_utf8_lossy(csv.split(|byte| *byte == b'\r').next().unwrap_or_default()).to_string()
 }
 
+/// The bytes of a zip archive, as the document states a binary body.
+pub struct ZipArchive;
+
+impl utoipa::PartialSchema for ZipArchive {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::Schema> {
+        use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Binary)))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for ZipArchive {}
+
 /// The plan as a zip of CSV files (UTF-8, CRLF, one header row each) with a README.md, streamed.
 #[utoipa::path(
+    operation_id = "exportPlanZip",
     tag = "plans",
-    params(("id" = i64, Path, description = "Plan id", example = 1)),
+    params(("id" = i64, Path, description = "Plan id", example = 1, minimum = 1)),
     responses(
-        (status = 200, description = "A zip of one CSV per table and a README", content_type = "application/zip", body = Vec<u8>),
+        (status = 200, description = "A zip of one CSV per table and a README", content_type = "application/zip", body = inline(ZipArchive)),
         ItemErrors,
     )
 )]

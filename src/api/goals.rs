@@ -203,8 +203,8 @@ impl MeasureDetail {
 #[into_params(parameter_in = Query)]
 pub struct MeasureParams {
     /// Only measures of this goal (its id).
-    #[param(example = 1, minimum = 1)]
-    pub goal: Option<i64>,
+    #[param(example = 1, inline)]
+    pub goal: Option<crate::api::query::documented::Id>,
 }
 
 /// Filters of initiatives.
@@ -212,15 +212,16 @@ pub struct MeasureParams {
 #[into_params(parameter_in = Query)]
 pub struct InitiativeParams {
     /// Only initiatives under this goal (its id).
-    #[param(example = 1, minimum = 1)]
-    pub goal: Option<i64>,
+    #[param(example = 1, inline)]
+    pub goal: Option<crate::api::query::documented::Id>,
     /// Only initiatives of this measure (its id).
-    #[param(example = 2, minimum = 1)]
-    pub measure: Option<i64>,
+    #[param(example = 2, inline)]
+    pub measure: Option<crate::api::query::documented::Id>,
 }
 
 /// List goals.
 #[utoipa::path(
+    operation_id = "listGoals",
     tag = "goals",
     params(CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of goals", content((Collection<Goal> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -240,6 +241,7 @@ pub async fn list_goals(db: web::Data<Database>, request: HttpRequest) -> Result
 
 /// List measures.
 #[utoipa::path(
+    operation_id = "listMeasures",
     tag = "measures",
     params(MeasureParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of measures", content((Collection<Measure> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -262,6 +264,7 @@ pub async fn list_measures(db: web::Data<Database>, request: HttpRequest) -> Res
 
 /// List initiatives.
 #[utoipa::path(
+    operation_id = "listInitiatives",
     tag = "initiatives",
     params(InitiativeParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of initiatives", content((Collection<Initiative> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -336,7 +339,7 @@ impl Record for GoalRecord {
 }
 
 record_endpoints! {
-    record: GoalRecord, form: GoalForm, view: GoalDetail, tag: "goals", scope: "admin",
+    record: GoalRecord, name: "Goal", form: GoalForm, view: GoalDetail, tag: "goals", scope: "admin",
     collection: "/goals", item: "/goals/{id}",
     get: get_goal "Get one goal with its measures and their initiatives.",
     create: create_goal "Create a goal (admin).",
@@ -390,7 +393,7 @@ impl Record for MeasureRecord {
 }
 
 record_endpoints! {
-    record: MeasureRecord, form: MeasureForm, view: MeasureDetail, tag: "measures", scope: "admin",
+    record: MeasureRecord, name: "Measure", form: MeasureForm, view: MeasureDetail, tag: "measures", scope: "admin",
     collection: "/measures", item: "/measures/{id}",
     get: get_measure "Get one measure with its initiatives.",
     create: create_measure "Create a measure (admin).",
@@ -451,7 +454,7 @@ impl Record for InitiativeRecord {
 }
 
 record_endpoints! {
-    record: InitiativeRecord, form: InitiativeForm, view: InitiativeDetail, tag: "initiatives", scope: "admin",
+    record: InitiativeRecord, name: "Initiative", form: InitiativeForm, view: InitiativeDetail, tag: "initiatives", scope: "admin",
     collection: "/initiatives", item: "/initiatives/{id}",
     get: get_initiative "Get one initiative with its KPIs and project appearances.",
     create: create_initiative "Create an initiative (admin).",

@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::db::{self, Database};
-use crate::error::{ApiError, Problem};
+use crate::error::ApiError;
 
 /// The service's state.
 #[derive(Debug, Serialize, ToSchema)]
@@ -19,7 +19,7 @@ pub struct Health {
 }
 
 /// Liveness: the process answers HTTP.
-#[utoipa::path(tag = "health", responses((status = 200, description = "Alive", body = Health)))]
+#[utoipa::path(operation_id = "checkLiveness", tag = "health", responses((status = 200, description = "Alive", body = Health)))]
 #[get("/healthz")]
 pub async fn healthz() -> web::Json<Health> {
     web::Json(Health {
@@ -30,10 +30,11 @@ pub async fn healthz() -> web::Json<Health> {
 
 /// Readiness: the database answers too.
 #[utoipa::path(
+    operation_id = "checkReadiness",
     tag = "health",
     responses(
         (status = 200, description = "Ready to serve", body = Health),
-        (status = 503, description = "The database does not answer", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = crate::error::responses::ServiceUnavailable),
     )
 )]
 #[get("/readyz")]

@@ -157,20 +157,20 @@ impl From<KpiFacts> for Kpi {
 #[into_params(parameter_in = Query)]
 pub struct KpiParams {
     /// Only KPIs under this goal (its id).
-    #[param(example = 1, minimum = 1)]
-    pub goal: Option<i64>,
+    #[param(example = 1, inline)]
+    pub goal: Option<crate::api::query::documented::Id>,
     /// Only KPIs under this measure (its id).
-    #[param(example = 1, minimum = 1)]
-    pub measure: Option<i64>,
+    #[param(example = 1, inline)]
+    pub measure: Option<crate::api::query::documented::Id>,
     /// Only KPIs of this initiative (its id).
-    #[param(example = 1, minimum = 1)]
-    pub initiative: Option<i64>,
+    #[param(example = 1, inline)]
+    pub initiative: Option<crate::api::query::documented::Id>,
     /// Only KPIs of initiatives in which this department (its id) has a project.
-    #[param(example = 1, minimum = 1)]
-    pub department: Option<i64>,
+    #[param(example = 1, inline)]
+    pub department: Option<crate::api::query::documented::Id>,
     /// Only KPIs with this unit, as published: 件, 人, %, 社, 団体, 地区, m, m²/人.
-    #[param(example = "%")]
-    pub unit: Option<String>,
+    #[param(example = "%", inline)]
+    pub unit: Option<crate::api::query::documented::Text>,
     /// Only running totals (`true`) or only yearly figures (`false`).
     #[param(example = true)]
     pub cumulative: Option<bool>,
@@ -182,12 +182,13 @@ pub struct KpiParams {
     pub status: Option<Status>,
     /// Words in the name: matched after NFKC normalisation, case folding and katakana/hiragana folding,
     /// so ｱﾕｺ, アユコ and あゆこ find the same KPIs.
-    #[param(example = "件数")]
-    pub q: Option<String>,
+    #[param(example = "件数", inline)]
+    pub q: Option<crate::api::query::documented::Text>,
 }
 
 /// List KPIs.
 #[utoipa::path(
+    operation_id = "listKpis",
     tag = "kpis",
     params(KpiParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of KPIs", content((Collection<Kpi> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -282,7 +283,7 @@ impl Record for KpiRecord {
 }
 
 record_endpoints! {
-    record: KpiRecord, form: KpiForm, view: Kpi, tag: "kpis", scope: "kpis:write",
+    record: KpiRecord, name: "Kpi", form: KpiForm, view: Kpi, tag: "kpis", scope: "kpis:write",
     collection: "/kpis", item: "/kpis/{id}",
     get: get "Get one KPI.",
     create: create "Create a KPI (`kpis:write`).",

@@ -128,12 +128,13 @@ impl From<CorrectionRow> for SourceCorrection {
 #[into_params(parameter_in = Query)]
 pub struct PlanParams {
     /// Only the plan with this code.
-    #[param(example = "atsugi-2")]
-    pub code: Option<String>,
+    #[param(example = "atsugi-2", inline)]
+    pub code: Option<crate::api::query::documented::Text>,
 }
 
 /// List plans.
 #[utoipa::path(
+    operation_id = "listPlans",
     tag = "plans",
     params(PlanParams, PageParams, OutputParams),
     responses(
@@ -216,7 +217,7 @@ impl Record for PlanRecord {
 }
 
 record_endpoints! {
-    record: PlanRecord, form: PlanForm, view: PlanDetail, tag: "plans", scope: "admin",
+    record: PlanRecord, name: "Plan", form: PlanForm, view: PlanDetail, tag: "plans", scope: "admin",
     collection: "/plans", item: "/plans/{id}",
     get: get "Get one plan, with the corrections made to its published text.",
     create: create "Create a plan (admin): the city's next strategy.",

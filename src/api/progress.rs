@@ -79,8 +79,8 @@ pub fn rollup(conn: &mut DbConnection, filter: &KpiFilter, view: ResultView) -> 
 pub struct AsOf {
     /// Answer from the results as they were recorded then (from the audit history): a date (the end
     /// of that day in Japan, UTC+9) or an RFC 3339 time. Default: now.
-    #[param(example = "2026-06-30")]
-    pub as_of: Option<String>,
+    #[param(example = "2026-06-30", inline)]
+    pub as_of: Option<crate::api::query::documented::Moment>,
 }
 
 fn view_of(params: &mut QueryParams) -> Result<ResultView, ApiError> {
@@ -92,8 +92,9 @@ fn view_of(params: &mut QueryParams) -> Result<ResultView, ApiError> {
 
 /// Progress of the whole strategy (or of one plan with `?plan=`).
 #[utoipa::path(
+    operation_id = "getPlanProgress",
     tag = "progress",
-    params(("plan" = Option<i64>, Query, description = "Only this plan (its id)", example = 1), AsOf),
+    params(("plan" = Option<i64>, Query, description = "Only this plan (its id)", example = 1, minimum = 1), AsOf),
     responses((status = 200, description = "The roll-up", body = Rollup), ListErrors)
 )]
 #[get("/progress")]
@@ -111,13 +112,14 @@ pub async fn plan(db: web::Data<Database>, request: HttpRequest) -> Result<web::
 
 /// Declares the roll-up of one kind of record: 404 for an unknown id, otherwise its KPIs.
 macro_rules! scoped_rollup {
-    ($name:ident, $path:tt, $table:ident, $resource:literal, $field:ident, $doc:tt) => {
+    ($name:ident, $operation_id:literal, $path:tt, $table:ident, $resource:literal, $field:ident, $doc:tt) => {
         #[doc = $doc]
         #[utoipa::path(
-                                    tag = "progress",
-                                    params(("id" = i64, Path, description = "Record id", example = 1), AsOf),
-                                    responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
-                                )]
+                    operation_id = $operation_id,
+                    tag = "progress",
+                    params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), AsOf),
+                    responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
+                )]
         #[get($path)]
         pub async fn $name(
             db: web::Data<Database>,
@@ -145,6 +147,7 @@ macro_rules! scoped_rollup {
 
 scoped_rollup!(
     goal,
+    "getGoalProgress",
     "/goals/{id}/progress",
     goals,
     "goal",
@@ -153,6 +156,7 @@ scoped_rollup!(
 );
 scoped_rollup!(
     measure,
+    "getMeasureProgress",
     "/measures/{id}/progress",
     measures,
     "measure",
@@ -161,6 +165,7 @@ scoped_rollup!(
 );
 scoped_rollup!(
     initiative,
+    "getInitiativeProgress",
     "/initiatives/{id}/progress",
     initiatives,
     "initiative",
@@ -169,6 +174,7 @@ scoped_rollup!(
 );
 scoped_rollup!(
     department,
+    "getDepartmentProgress",
     "/departments/{id}/progress",
     departments,
     "department",

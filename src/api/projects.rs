@@ -115,28 +115,29 @@ impl From<ProjectWithLinks> for Project {
 #[into_params(parameter_in = Query)]
 pub struct ProjectParams {
     /// Only projects listed under this goal (its id).
-    #[param(example = 1, minimum = 1)]
-    pub goal: Option<i64>,
+    #[param(example = 1, inline)]
+    pub goal: Option<crate::api::query::documented::Id>,
     /// Only projects listed under this initiative (its id).
-    #[param(example = 1, minimum = 1)]
-    pub initiative: Option<i64>,
+    #[param(example = 1, inline)]
+    pub initiative: Option<crate::api::query::documented::Id>,
     /// Only projects with a responsible division in this department (its id).
-    #[param(example = 1, minimum = 1)]
-    pub department: Option<i64>,
+    #[param(example = 1, inline)]
+    pub department: Option<crate::api::query::documented::Id>,
     /// Only projects this division is responsible for (its id).
-    #[param(example = 1, minimum = 1)]
-    pub division: Option<i64>,
+    #[param(example = 1, inline)]
+    pub division: Option<crate::api::query::documented::Id>,
     /// Only projects of this special account.
-    #[param(example = "介護保険事業特別会計")]
-    pub account: Option<String>,
+    #[param(example = "介護保険事業特別会計", inline)]
+    pub account: Option<crate::api::query::documented::Text>,
     /// Words in the name or in any description, matched after NFKC normalisation, case folding and
     /// katakana/hiragana folding.
-    #[param(example = "ハザード")]
-    pub q: Option<String>,
+    #[param(example = "ハザード", inline)]
+    pub q: Option<crate::api::query::documented::Text>,
 }
 
 /// List projects.
 #[utoipa::path(
+    operation_id = "listProjects",
     tag = "projects",
     params(ProjectParams, CommonParams, PageParams, OutputParams),
     responses((status = 200, description = "A page of projects", content((Collection<Project> = "application/json"), (String = "text/csv"))), ListErrors)
@@ -248,7 +249,7 @@ impl Record for ProjectRecord {
 }
 
 record_endpoints! {
-    record: ProjectRecord, form: ProjectForm, view: Project, tag: "projects", scope: "projects:write",
+    record: ProjectRecord, name: "Project", form: ProjectForm, view: Project, tag: "projects", scope: "projects:write",
     collection: "/projects", item: "/projects/{id}",
     get: get "Get one project.",
     create: create "Create a project with its appearances and divisions (`projects:write`).",

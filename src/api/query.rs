@@ -11,19 +11,86 @@ use crate::error::ApiError;
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
+/// Most records a page may skip: offsets are 32-bit on every backend.
+pub const MAX_OFFSET: i64 = i32::MAX as i64;
 /// Longest accepted value of a text parameter (`q`, `code`), in characters.
 pub const MAX_TEXT_LENGTH: usize = 200;
+
+/// How the document states the parameters that `QueryParams` reads, built from the same bounds so
+/// that the two cannot drift apart.
+pub mod documented {
+    use utoipa::openapi::schema::{AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type};
+    use utoipa::openapi::{RefOr, Schema};
+
+    use crate::domain::validate::{CONTROL_CLASS, SPACE_CLASS};
+
+    macro_rules! documented_as {
+        ($(#[$doc:meta] $name:ident => $schema:expr;)*) => {$(
+            #[$doc]
+            #[derive(Debug, serde::Deserialize)]
+            pub struct $name(pub String);
+
+            impl utoipa::PartialSchema for $name {
+                fn schema() -> RefOr<Schema> {
+                    $schema
+                }
+            }
+
+            impl utoipa::ToSchema for $name {}
+        )*};
+    }
+
+    documented_as! {
+        /// A text parameter (`QueryParams::text`): not blank, no control characters, at most 200 characters.
+        Text => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(super::MAX_TEXT_LENGTH))
+            .pattern(Some(format!("^[^{CONTROL_CLASS}]*[^{SPACE_CLASS}{CONTROL_CLASS}][^{CONTROL_CLASS}]*$")))
+            .into();
+        /// A time (`QueryParams::timestamp`): RFC 3339.
+        Time => ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .into();
+        /// A moment (`QueryParams::moment`): a date (the end of that day in Japan) or an RFC 3339 time.
+        Moment => AnyOfBuilder::new()
+            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Date))))
+            .item(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))))
+            .into();
+        /// A page size (`QueryParams::page`): 1 to 500.
+        Limit => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(super::MAX_LIMIT))
+            .default(Some(super::DEFAULT_LIMIT.into()))
+            .into();
+        /// Records to skip (`QueryParams::page`): 0 to 2147483647.
+        Offset => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(super::MAX_OFFSET))
+            .default(Some(0.into()))
+            .into();
+        /// A record id (`QueryParams::id`): a positive integer.
+        Id => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .into();
+    }
+}
 
 /// Filters every collection has.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CommonParams {
     /// Only records of this plan (its id).
-    #[param(example = 1, minimum = 1)]
-    pub plan: Option<i64>,
+    #[param(example = 1, inline)]
+    pub plan: Option<documented::Id>,
     /// Only the record with this code, e.g. `1-2-1` for an initiative or `P001` for a project.
-    #[param(example = "1")]
-    pub code: Option<String>,
+    #[param(example = "1", inline)]
+    pub code: Option<documented::Text>,
 }
 
 /// Paging of every collection.
@@ -31,13 +98,14 @@ pub struct CommonParams {
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size: 1 to 500, default 50; `all` streams every row, with `format=csv`.
-    #[param(minimum = 1, maximum = 500, default = 50)]
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub limit: Option<documented::Limit>,
     /// Records to skip, default 0.
-    #[param(minimum = 0, default = 0)]
-    pub offset: Option<i64>,
+    #[param(inline)]
+    pub offset: Option<documented::Offset>,
     /// Order: comma-separated fields, `-` before one for descending (`name,-id`); unknown fields are
-    /// a 400 that names the sortable ones. Default: by id, the document's order.
+    /// a 400 that names the sortable ones. Default: by id, the document's order. The document lists
+    /// each collection's fields (`openapi::with_sort_fields`).
     #[param(example = "-id")]
     pub sort: Option<String>,
 }
@@ -190,7 +258,7 @@ impl QueryParams {
     /// `limit`, `offset` and `sort` (`name,-id`: fields of `sortable`, `-` for descending).
     pub fn page(&mut self, sortable: &[&str]) -> Result<Page, ApiError> {
         let limit = self.bounded("limit", 1, MAX_LIMIT)?.unwrap_or(DEFAULT_LIMIT);
-        let offset = self.bounded("offset", 0, i64::from(i32::MAX))?.unwrap_or(0);
+        let offset = self.bounded("offset", 0, MAX_OFFSET)?.unwrap_or(0);
         let mut sort: Vec<SortKey> = Vec::new();
         if let Some(text) = self.values.remove("sort") {
             for part in text.split(',') {
@@ -204,8 +272,15 @@ impl QueryParams {
                         format!("`{}` is not sortable; sort by {}", shorten(field), sortable.join(", ")),
                     ));
                 }
-                if sort.iter().any(|key| key.field == field) {
-                    return Err(ApiError::bad_request("sort", format!("`{field}` is given twice")));
+                // `id,-id` is a valid order (the second key never decides); `id,id` is a slip.
+                if sort
+                    .iter()
+                    .any(|key| key.field == field && key.descending == descending)
+                {
+                    return Err(ApiError::bad_request(
+                        "sort",
+                        format!("`{}` is given twice", shorten(part)),
+                    ));
                 }
                 sort.push(SortKey {
                     field: field.to_string(),
@@ -341,7 +416,17 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(error.contains("id, name"), "{error}");
-        assert!(QueryParams::parse("sort=id,-id").unwrap().page(&["id"]).is_err());
+        assert!(QueryParams::parse("sort=id,id").unwrap().page(&["id"]).is_err());
+        assert!(QueryParams::parse("sort=-id,-id").unwrap().page(&["id"]).is_err());
+        assert_eq!(
+            QueryParams::parse("sort=id,-id")
+                .unwrap()
+                .page(&["id"])
+                .unwrap()
+                .sort
+                .len(),
+            2
+        );
         assert!(QueryParams::parse("sort=").unwrap().page(&["id"]).is_err());
     }
 

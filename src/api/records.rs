@@ -204,7 +204,9 @@ impl<T> Parsed<T> {
         } = self;
         let rule_errors = match rules {
             Ok(()) => Vec::new(),
-            Err(ApiError::BadRequest { errors, .. }) => errors,
+            // Only the rules refuse the input: their 422 stands as it is.
+            Err(refusal @ ApiError::Unprocessable { .. }) if errors.is_empty() => return Err(refusal),
+            Err(ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. }) => errors,
             Err(other) => return Err(other),
         };
         let stood_in = |field: &str| stand_ins.iter().any(|key| top_level(field) == key);
@@ -265,7 +267,11 @@ where
     for _ in 0..=fields.len().max(object.len()) {
         let mut candidate = defaults.clone();
         candidate.extend(object.clone());
-        match serde_path_to_error::deserialize::<_, T>(Value::Object(candidate)) {
+        // Read from the JSON text, not the `Value`: only the text reader hands a decimal over with
+        // its digits as sent (`0.000001` and `1e-6` are one f64 once a `Value` reads them out).
+        let text =
+            serde_json::to_string(&Value::Object(candidate)).map_err(|error| ApiError::Internal(error.to_string()))?;
+        match serde_path_to_error::deserialize::<_, T>(&mut serde_json::Deserializer::from_str(&text)) {
             Ok(input) => {
                 return Ok(Parsed {
                     input,
@@ -502,11 +508,12 @@ mod tests {
 }
 
 /// Declares the documented handlers of one resource: `GET /{id}` and the three writes, each
+/// named in the document `get{name}`, `create{name}`, `update{name}`, `delete{name}`, and
 /// (the caller imports `actix_web::{delete, get, patch, post}`: utoipa recognises them only by name)
 /// a call of the generic function above. Only the OpenAPI facts differ between resources.
 macro_rules! record_endpoints {
     (
-        record: $record:ident, form: $form:ident, view: $view:ident, tag: $tag:tt, scope: $scope:tt,
+        record: $record:ident, name: $name:literal, form: $form:ident, view: $view:ident, tag: $tag:tt, scope: $scope:tt,
         collection: $collection:tt, item: $item:tt,
         get: $get:ident $get_doc:tt,
         create: $create:ident $create_doc:tt,
@@ -515,8 +522,9 @@ macro_rules! record_endpoints {
     ) => {
         #[doc = $get_doc]
         #[utoipa::path(
+            operation_id = concat!("get", $name),
             tag = $tag,
-            params(("id" = i64, Path, description = "Record id", example = 1), $crate::api::records::ConditionalGet),
+            params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), $crate::api::records::ConditionalGet),
             responses(
                 (status = 200, description = "The record", body = $view,
                  headers(("ETag" = String, description = "Strong validator of this representation; send it in If-Match to write"))),
@@ -534,6 +542,7 @@ macro_rules! record_endpoints {
 
         #[doc = $create_doc]
         #[utoipa::path(
+            operation_id = concat!("create", $name),
             tag = $tag,
             request_body(content = $form, content_type = "application/json"),
             security(("bearer" = [$scope])),
@@ -556,8 +565,9 @@ macro_rules! record_endpoints {
 
         #[doc = $update_doc]
         #[utoipa::path(
+            operation_id = concat!("update", $name),
             tag = $tag,
-            params(("id" = i64, Path, description = "Record id", example = 1), $crate::api::records::IfMatch),
+            params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), $crate::api::records::IfMatch),
             request_body(content = $form, content_type = "application/merge-patch+json",
                          description = "A JSON merge patch (RFC 7396) of these fields: only the fields sent change"),
             security(("bearer" = [$scope])),
@@ -580,8 +590,9 @@ macro_rules! record_endpoints {
 
         #[doc = $delete_doc]
         #[utoipa::path(
+            operation_id = concat!("delete", $name),
             tag = $tag,
-            params(("id" = i64, Path, description = "Record id", example = 1), $crate::api::records::IfMatch),
+            params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), $crate::api::records::IfMatch),
             security(("bearer" = [$scope])),
             responses((status = 204, description = "Deleted"), $crate::error::DeleteErrors)
         )]

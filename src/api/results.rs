@@ -63,24 +63,33 @@ pub struct KpiResults {
     pub items: Vec<KpiResult>,
 }
 
+/// Whether a year's figure could be measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResultStatus {
+    Measured,
+    /// Not measurable that year (`note` says why: the survey was not held, say).
+    NotMeasurable,
+}
+
 /// The body of a PUT: one year's result.
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResultForm {
-    /// The exact decimal as a string ("26", "99.10"); null or absent when not measurable.
-    #[schema(example = "26")]
-    #[serde(default)]
+    /// The exact decimal, as a number (26, 98.90) or a string ("98.90"); null or absent when not measurable.
+    #[serde(default, deserialize_with = "crate::domain::kpi::decimal_input::deserialize")]
+    #[schema(schema_with = crate::domain::kpi::decimal_input::schema)]
     pub value: Option<String>,
     /// `measured` (the default) or `not_measurable`.
     #[serde(default)]
-    #[schema(example = "measured")]
-    pub status: Option<String>,
+    pub status: Option<ResultStatus>,
     /// A remark; required for `not_measurable` (why: the survey was not held, say).
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000)]
     pub note: Option<String>,
     /// Where the figure comes from.
     #[serde(default)]
-    #[schema(example = "市民意識調査")]
+    #[schema(example = "市民意識調査", min_length = 1, max_length = 200)]
     pub source: Option<String>,
 }
 
@@ -112,32 +121,31 @@ fn check_year(kpi: &KpiRow, year: i32) -> Result<(), ApiError> {
     if (kpi.baseline_year..=kpi.target_year).contains(&year) {
         return Ok(());
     }
-    Err(ApiError::bad_request(
+    let mut checks = Checks::default();
+    checks.refuse(
         "year",
         format!(
             "must be from {} to {} ({} years of this KPI, baseline to target)",
             kpi.baseline_year, kpi.target_year, kpi.target_year_type
         ),
-    ))
+    );
+    checks.finish()
 }
 
 fn values_of(form: ResultForm) -> Result<ResultValues, ApiError> {
     let mut checks = Checks::default();
-    let status = match form.status.as_deref() {
-        None | Some(MEASURED) => MEASURED,
-        Some(NOT_MEASURABLE) => NOT_MEASURABLE,
-        Some(_) => {
-            checks.fail("status", format!("must be `{MEASURED}` or `{NOT_MEASURABLE}`"));
-            MEASURED
-        }
+    let status = match form.status {
+        None | Some(ResultStatus::Measured) => MEASURED,
+        Some(ResultStatus::NotMeasurable) => NOT_MEASURABLE,
     };
+    // Which fields a status needs is a rule across fields (a 422), what each holds a bound (a 400).
     match (&form.value, status) {
         (Some(value), MEASURED) => checks.decimal("value", value),
-        (None, MEASURED) => checks.fail("value", "a measured result needs a value"),
-        (Some(_), _) => checks.fail("value", "a result that is not measurable has no value"),
+        (None, MEASURED) => checks.refuse("value", "a measured result needs a value"),
+        (Some(_), _) => checks.refuse("value", "a result that is not measurable has no value"),
         (None, _) => {
             if form.note.is_none() {
-                checks.fail("note", "say why the result is not measurable");
+                checks.refuse("note", "say why the result is not measurable");
             }
         }
     }
@@ -161,17 +169,29 @@ fn values_of(form: ResultForm) -> Result<ResultValues, ApiError> {
 #[into_params(parameter_in = Path)]
 pub struct ResultPath {
     /// KPI id.
-    #[param(example = 1)]
+    #[param(example = 1, minimum = 1)]
     pub id: i64,
-    /// Year, of the KPI's own year type (fiscal or calendar).
-    #[param(example = 2022)]
+    /// Year, of the KPI's own year type (fiscal or calendar), from 1900 to 2100
+    /// (`validate::YEARS`); the KPI's own period (baseline to target year) is checked against it.
+    #[param(example = 2022, minimum = 1900, maximum = 2100)]
     pub year: i32,
+}
+
+impl ResultPath {
+    /// The KPI and the year, or a 400 for a year outside the years any record may name.
+    fn checked(self) -> Result<(i64, i32), ApiError> {
+        let mut checks = Checks::default();
+        checks.year("year", self.year);
+        checks.finish()?;
+        Ok((self.id, self.year))
+    }
 }
 
 /// A KPI's yearly results.
 #[utoipa::path(
+    operation_id = "listKpiResults",
     tag = "results",
-    params(("id" = i64, Path, description = "KPI id", example = 1)),
+    params(("id" = i64, Path, description = "KPI id", example = 1, minimum = 1)),
     responses((status = 200, description = "The KPI's results, oldest first", body = KpiResults), ItemErrors)
 )]
 #[get("/kpis/{id}/results")]
@@ -195,6 +215,7 @@ pub async fn list(db: web::Data<Database>, id: web::Path<i64>) -> Result<web::Js
 
 /// One year's result, with its ETag.
 #[utoipa::path(
+    operation_id = "getKpiResult",
     tag = "results",
     params(ResultPath),
     responses(
@@ -204,8 +225,8 @@ pub async fn list(db: web::Data<Database>, id: web::Path<i64>) -> Result<web::Js
     )
 )]
 #[get("/kpis/{id}/results/{year}")]
-pub async fn get(db: web::Data<Database>, path: web::Path<(i64, i32)>) -> Result<HttpResponse, ApiError> {
-    let (id, year) = path.into_inner();
+pub async fn get(db: web::Data<Database>, path: web::Path<ResultPath>) -> Result<HttpResponse, ApiError> {
+    let (id, year) = path.into_inner().checked()?;
     let result = db
         .run(move |conn| {
             let kpi = kpi_store::get(conn, id)?;
@@ -221,6 +242,7 @@ pub async fn get(db: web::Data<Database>, path: web::Path<(i64, i32)>) -> Result
 
 /// Record one year's result (`kpis:write`): creates it, or replaces it under If-Match.
 #[utoipa::path(
+    operation_id = "putKpiResult",
     tag = "results",
     params(ResultPath, ("If-Match" = Option<String>, Header, description = "The result's current ETag; required to replace an existing result")),
     request_body(content = ResultForm, content_type = "application/json"),
@@ -236,11 +258,11 @@ pub async fn put(
     db: web::Data<Database>,
     writer: Writer,
     request: HttpRequest,
-    path: web::Path<(i64, i32)>,
+    path: web::Path<ResultPath>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
     writer.require(Scope::KpisWrite)?;
-    let (id, year) = path.into_inner();
+    let (id, year) = path.into_inner().checked()?;
     let parsed = records::parse_input::<ResultForm>(records::json_body(&request, &body)?)?;
     let values = parsed.finish(Ok(())).and_then(values_of)?;
     let (created, after) = db
@@ -287,6 +309,7 @@ pub async fn put(
 
 /// Delete one year's result (`kpis:write`), under If-Match.
 #[utoipa::path(
+    operation_id = "deleteKpiResult",
     tag = "results",
     params(ResultPath, super::records::IfMatch),
     security(("bearer" = ["kpis:write"])),
@@ -296,11 +319,11 @@ pub async fn put(
 pub async fn remove(
     db: web::Data<Database>,
     writer: Writer,
-    path: web::Path<(i64, i32)>,
+    path: web::Path<ResultPath>,
 ) -> Result<HttpResponse, ApiError> {
     writer.require(Scope::KpisWrite)?;
     let condition = writer.precondition()?;
-    let (id, year) = path.into_inner();
+    let (id, year) = path.into_inner().checked()?;
     db.write(move |conn| {
         let kpi = kpi_store::get(conn, id)?;
         let before = records::to_json(&result_of(conn, &kpi, year)?)?;
@@ -320,8 +343,9 @@ pub async fn remove(
 /// A line chart of the KPI: baseline, yearly results and target, the expected path dashed
 /// (600×300 SVG with Japanese labels, for embedding in a web page).
 #[utoipa::path(
+    operation_id = "getKpiChart",
     tag = "results",
-    params(("id" = i64, Path, description = "KPI id", example = 1)),
+    params(("id" = i64, Path, description = "KPI id", example = 1, minimum = 1)),
     responses(
         (status = 200, description = "The chart", content_type = "image/svg+xml", body = String),
         ItemErrors,

@@ -159,9 +159,9 @@ pub struct DepartmentForm {
     #[schema(example = 1)]
     pub plan_id: i64,
     /// Unique within the plan.
-    #[schema(example = "D17")]
+    #[schema(example = "D17", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = "デジタル推進部")]
+    #[schema(example = "デジタル推進部", min_length = 1, max_length = 200)]
     pub name: String,
 }
 
@@ -173,9 +173,9 @@ pub struct DivisionForm {
     #[schema(example = 1)]
     pub department_id: i64,
     /// Unique within the plan.
-    #[schema(example = "D01-04")]
+    #[schema(example = "D01-04", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = "デジタル推進課")]
+    #[schema(example = "デジタル推進課", min_length = 1, max_length = 200)]
     pub name: String,
 }
 

@@ -203,13 +203,17 @@ pub struct GoalForm {
     #[schema(example = 1)]
     pub plan_id: i64,
     /// Unique within the plan.
-    #[schema(example = "5")]
+    #[schema(example = "5", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = 5)]
+    #[schema(example = 5, minimum = 1, maximum = 999)]
     pub number: i32,
-    #[schema(example = "転入促進")]
+    #[schema(example = "転入促進", min_length = 1, max_length = 200)]
     pub category: String,
-    #[schema(example = "地域の魅力発信・人材交流と都市機能の向上により、活気に満ちたまちをつくる")]
+    #[schema(
+        example = "地域の魅力発信・人材交流と都市機能の向上により、活気に満ちたまちをつくる",
+        min_length = 1,
+        max_length = 200
+    )]
     pub title: String,
 }
 
@@ -220,11 +224,15 @@ pub struct MeasureForm {
     /// The goal it serves (within the same plan).
     #[schema(example = 1)]
     pub goal_id: i64,
-    #[schema(example = "1-4")]
+    #[schema(example = "1-4", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = 4)]
+    #[schema(example = 4, minimum = 1, maximum = 999)]
     pub number: i32,
-    #[schema(example = "関係人口を創出し、あつぎの魅力を全国に発信する")]
+    #[schema(
+        example = "関係人口を創出し、あつぎの魅力を全国に発信する",
+        min_length = 1,
+        max_length = 200
+    )]
     pub title: String,
 }
 
@@ -235,18 +243,18 @@ pub struct InitiativeForm {
     /// The measure it belongs to (within the same plan).
     #[schema(example = 1)]
     pub measure_id: i64,
-    #[schema(example = "1-1-4")]
+    #[schema(example = "1-1-4", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = 4)]
+    #[schema(example = 4, minimum = 1, maximum = 999)]
     pub number: i32,
-    #[schema(example = "都市間交流の促進")]
+    #[schema(example = "都市間交流の促進", min_length = 1, max_length = 200)]
     pub title: String,
 }
 
 /// The plan a parent record is in, or a field error naming the missing parent.
 pub fn parent_plan(checks: &mut Checks, field: &str, resource: &str, plan: Option<i64>, id: i64) -> Option<i64> {
     if plan.is_none() {
-        checks.fail(field, format!("{resource} {id} does not exist"));
+        checks.refuse(field, format!("{resource} {id} does not exist"));
     }
     plan
 }
@@ -268,7 +276,7 @@ macro_rules! check_place {
         }
         if let Some(plan) = plan {
             if $crate::db::code_taken!($conn, $table, plan, code, $code, $id) {
-                $checks.fail(
+                $checks.refuse(
                     "code",
                     concat!("is already used by another ", $resource, " of this plan"),
                 );
@@ -282,7 +290,7 @@ pub(crate) use check_place;
 pub fn same_plan(checks: &mut Checks, field: &str, current: Option<i64>, new: Option<i64>) {
     if let (Some(current), Some(new)) = (current, new) {
         if current != new {
-            checks.fail(
+            checks.refuse(
                 field,
                 "must be in the record's own plan; records cannot move between plans",
             );

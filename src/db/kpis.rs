@@ -178,11 +178,11 @@ pub struct KpiForm {
     #[schema(example = 1)]
     pub initiative_id: i64,
     /// Unique within the plan.
-    #[schema(example = "1-1-1-3")]
+    #[schema(example = "1-1-1-3", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = "国内友好都市との交流活動件数")]
+    #[schema(example = "国内友好都市との交流活動件数", min_length = 1, max_length = 200)]
     pub name: String,
-    #[schema(example = "件")]
+    #[schema(example = "件", min_length = 1, max_length = 50)]
     pub unit: String,
     /// A running total (累計).
     #[serde(default)]
@@ -193,7 +193,7 @@ pub struct KpiForm {
     pub direction: Option<Direction>,
     /// Where the KPI's figures come from: a survey, a statistic, a URL.
     #[serde(default)]
-    #[schema(example = "市民意識調査")]
+    #[schema(example = "市民意識調査", min_length = 1, max_length = 2000)]
     pub source: Option<String>,
 }
 
@@ -201,10 +201,11 @@ pub struct KpiForm {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MeasurementForm {
-    /// The exact decimal as a string ("99.10"), or null where none was measured ("—").
-    #[schema(example = "99.10")]
+    /// The exact decimal, as a number or a string ("99.10"), or null where none was measured ("—").
+    #[serde(default, deserialize_with = "crate::domain::kpi::decimal_input::deserialize")]
+    #[schema(schema_with = crate::domain::kpi::decimal_input::schema)]
     pub value: Option<String>,
-    #[schema(example = 2026)]
+    #[schema(example = 2026, minimum = 1900, maximum = 2100)]
     pub year: i32,
     pub year_type: YearType,
 }
@@ -224,15 +225,15 @@ pub fn validate(conn: &mut DbConnection, form: &KpiForm, id: Option<i64>) -> Res
         checks.text("source", source, MAX_DESCRIPTION);
     }
     if form.target.value.is_none() {
-        checks.fail("target.value", "a KPI needs a target value");
+        checks.refuse("target.value", "a KPI needs a target value");
     }
     if form.target.year < form.baseline.year {
-        checks.fail("target.year", "must not be before baseline.year");
+        checks.refuse("target.year", "must not be before baseline.year");
     }
     if let (Some(given), Some(_)) = (form.direction, &form.baseline.value) {
         let derived = stored_direction(form, None);
         if given != derived {
-            checks.fail(
+            checks.refuse(
                 "direction",
                 format!("is derived from baseline and target: `{}` here", derived.as_str()),
             );

@@ -87,43 +87,58 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
 #[serde(deny_unknown_fields)]
 pub struct PlanForm {
     /// Unique over all plans.
-    #[schema(example = "atsugi-3")]
+    #[schema(example = "atsugi-3", min_length = 1, max_length = 50)]
     pub code: String,
-    #[schema(example = "第3期厚木市まち・ひと・しごと創生総合戦略")]
+    #[schema(
+        example = "第3期厚木市まち・ひと・しごと創生総合戦略",
+        min_length = 1,
+        max_length = 200
+    )]
     pub name: String,
-    #[schema(example = "第3期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧")]
+    #[schema(
+        example = "第3期厚木市まち・ひと・しごと創生総合戦略 基本目標別重要業績評価指標（KPI）及び事業一覧",
+        min_length = 1,
+        max_length = 200
+    )]
     pub document_title: String,
     /// Six-digit local government code with its check digit.
-    #[schema(example = "142123")]
+    #[schema(example = "142123", pattern = "^[0-9]{6}$")]
     pub municipality_code: String,
-    #[schema(example = "厚木市")]
+    #[schema(example = "厚木市", min_length = 1, max_length = 200)]
     pub municipality_name: String,
-    #[schema(example = "神奈川県")]
+    #[schema(example = "神奈川県", min_length = 1, max_length = 200)]
     pub prefecture: String,
-    #[schema(example = 2027)]
+    #[schema(example = 2027, minimum = 1900, maximum = 2100)]
     pub period_start_year: i32,
-    #[schema(example = 2031)]
+    #[schema(example = 2031, minimum = 1900, maximum = 2100)]
     pub period_end_year: i32,
     /// Grades by achievement rate, highest first; the last has `min: null`. Omitted or null: A–D.
     #[serde(default)]
+    #[schema(min_items = 1, max_items = 10)]
     pub grading_scheme: Option<Vec<crate::domain::progress::GradeStep>>,
     /// Who publishes the data set.
     #[serde(default)]
-    #[schema(example = "厚木市")]
+    #[schema(example = "厚木市", min_length = 1, max_length = 200)]
     pub publisher: Option<String>,
-    /// Where the source document is published.
+    /// Where the source document is published: an http or https URL.
     #[serde(default)]
+    #[schema(max_length = 2000, pattern = "^https?://")]
     pub source_url: Option<String>,
     /// When the source document was published (YYYY-MM-DD).
     #[serde(default)]
-    #[schema(example = "2021-03-31")]
+    #[schema(example = "2021-03-31", format = Date)]
     pub published_on: Option<String>,
     /// The licence of the data, e.g. CC BY 4.0.
     #[serde(default)]
-    #[schema(example = "CC BY 4.0")]
+    #[schema(example = "CC BY 4.0", min_length = 1, max_length = 200)]
     pub licence: Option<String>,
+    /// Where the licence is stated: an http or https URL.
     #[serde(default)]
-    #[schema(example = "https://creativecommons.org/licenses/by/4.0/deed.ja")]
+    #[schema(
+        example = "https://creativecommons.org/licenses/by/4.0/deed.ja",
+        max_length = 2000,
+        pattern = "^https?://"
+    )]
     pub licence_url: Option<String>,
 }
 
@@ -135,10 +150,16 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     checks.text("document_title", &form.document_title, MAX_NAME);
     checks.text("municipality_name", &form.municipality_name, MAX_NAME);
     checks.text("prefecture", &form.prefecture, MAX_NAME);
-    if !crate::domain::validate::is_local_government_code(&form.municipality_code) {
+    let code = &form.municipality_code;
+    if code.len() != 6 || !code.bytes().all(|byte| byte.is_ascii_digit()) {
         checks.fail(
             "municipality_code",
-            "must be the 6-digit local government code with its check digit, like \"142123\"",
+            "must be the 6-digit local government code, like \"142123\"",
+        );
+    } else if !crate::domain::validate::is_local_government_code(code) {
+        checks.refuse(
+            "municipality_code",
+            "has a wrong check digit: the 6th digit checks the first five",
         );
     }
     if let Some(publisher) = &form.publisher {
@@ -164,10 +185,10 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
         .as_deref()
         .and_then(crate::domain::progress::scheme_problem)
     {
-        checks.fail("grading_scheme", problem);
+        checks.refuse("grading_scheme", problem);
     }
     if form.period_end_year < form.period_start_year {
-        checks.fail("period_end_year", "must not be before period_start_year");
+        checks.refuse("period_end_year", "must not be before period_start_year");
     }
     let mut taken = plans::table
         .filter(plans::code.eq(&form.code))
@@ -177,7 +198,7 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
         taken = taken.filter(plans::id.ne(id));
     }
     if taken.first::<i64>(conn).optional()?.is_some() {
-        checks.fail("code", "is already used by another plan");
+        checks.refuse("code", "is already used by another plan");
     }
     checks.finish()
 }

@@ -254,19 +254,20 @@ pub struct ProjectForm {
     #[schema(example = 1)]
     pub plan_id: i64,
     /// Unique within the plan.
-    #[schema(example = "P148")]
+    #[schema(example = "P148", min_length = 1, max_length = 50)]
     pub code: String,
     /// Unique within the plan.
-    #[schema(example = "国内交流推進事業")]
+    #[schema(example = "国内交流推進事業", min_length = 1, max_length = 200)]
     pub name: String,
     /// Special account (特別会計), or null.
     #[serde(default)]
-    #[schema(example = json!(null))]
+    #[schema(example = json!(null), min_length = 1, max_length = 200)]
     pub account: Option<String>,
     /// Ids of the responsible divisions, in order (at least one).
-    #[schema(example = json!([1]))]
+    #[schema(example = json!([1]), min_items = 1, max_items = 50)]
     pub divisions: Vec<i64>,
     /// Where the project is listed, each with its description there (at least one).
+    #[schema(min_items = 1, max_items = 50)]
     pub appearances: Vec<AppearanceForm>,
 }
 
@@ -276,7 +277,11 @@ pub struct ProjectForm {
 pub struct AppearanceForm {
     #[schema(example = 1)]
     pub initiative_id: i64,
-    #[schema(example = "国内友好都市との訪問団の受入れ及び派遣を行います。")]
+    #[schema(
+        example = "国内友好都市との訪問団の受入れ及び派遣を行います。",
+        min_length = 1,
+        max_length = 2000
+    )]
     pub description: String,
 }
 
@@ -317,9 +322,9 @@ pub fn validate(conn: &mut DbConnection, form: &ProjectForm, id: Option<i64>) ->
     for (index, division) in form.divisions.iter().enumerate() {
         let field = format!("divisions[{index}]");
         if form.divisions[..index].contains(division) {
-            checks.fail(&field, "is listed twice");
+            checks.refuse(&field, "is listed twice");
         } else if plan.is_some() && plan_of!(conn, divisions, *division) != plan {
-            checks.fail(&field, format!("division {division} does not exist in this plan"));
+            checks.refuse(&field, format!("division {division} does not exist in this plan"));
         }
     }
     for (index, appearance) in form.appearances.iter().enumerate() {
@@ -333,9 +338,9 @@ pub fn validate(conn: &mut DbConnection, form: &ProjectForm, id: Option<i64>) ->
             .iter()
             .any(|other| other.initiative_id == appearance.initiative_id)
         {
-            checks.fail(&format!("{field}.initiative_id"), "is listed twice");
+            checks.refuse(&format!("{field}.initiative_id"), "is listed twice");
         } else if plan.is_some() && plan_of!(conn, initiatives, appearance.initiative_id) != plan {
-            checks.fail(
+            checks.refuse(
                 &format!("{field}.initiative_id"),
                 format!("initiative {} does not exist in this plan", appearance.initiative_id),
             );
@@ -343,10 +348,10 @@ pub fn validate(conn: &mut DbConnection, form: &ProjectForm, id: Option<i64>) ->
     }
     if let Some(plan) = plan {
         if code_taken!(conn, projects, plan, code, &form.code, id) {
-            checks.fail("code", "is already used by another project of this plan");
+            checks.refuse("code", "is already used by another project of this plan");
         }
         if code_taken!(conn, projects, plan, name, &form.name, id) {
-            checks.fail("name", "is already the name of another project of this plan");
+            checks.refuse("name", "is already the name of another project of this plan");
         }
     }
     checks.finish()

@@ -159,7 +159,7 @@ fn round4(rate: f64) -> f64 {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct GradeStep {
-    #[schema(example = "A")]
+    #[schema(example = "A", min_length = 1, max_length = 10)]
     pub grade: String,
     /// Lowest achievement rate of this grade; null for the last, catch-all grade.
     #[schema(example = 1.0)]

@@ -26,13 +26,46 @@ pub fn is_local_government_code(code: &str) -> bool {
     (11 - sum % 11) % 10 == digits[5]
 }
 
+/// The failures of one input. A field that does not fit the document (a bound, a format) makes
+/// the answer a 400; one that fits but that a rule of the records refuses (a reference to a record
+/// that does not exist, a code taken, a year outside a KPI's period) only a 422, which names every
+/// failing field all the same.
+/// Unicode's control characters (`char::is_control`), as a regular-expression class body.
+pub const CONTROL_CLASS: &str = r"\u0000-\u001F\u007F-\u009F";
+/// Unicode's White_Space characters (`str::trim`), as a regular-expression class body: spelt out,
+/// since `\s` differs between regex dialects (ECMA-262 counts U+FEFF, Unicode does not).
+pub const SPACE_CLASS: &str = r"\t\n\u000B\f\r \u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
+
+/// What `Checks::text` accepts, as a JSON Schema `pattern` (ECMA-262): not blank, no whitespace at
+/// either end, no control characters (descriptions, `max >= MAX_DESCRIPTION`, may break lines).
+pub fn text_pattern(max: usize) -> String {
+    let inner = if max >= MAX_DESCRIPTION {
+        r"\u0000-\u0009\u000B-\u001F\u007F-\u009F"
+    } else {
+        CONTROL_CLASS
+    };
+    format!("^[^{SPACE_CLASS}{CONTROL_CLASS}](?:[^{inner}]*[^{SPACE_CLASS}{CONTROL_CLASS}])?$")
+}
+
 #[derive(Debug, Default)]
 pub struct Checks {
     errors: Vec<FieldError>,
+    off_document: bool,
 }
 
 impl Checks {
+    /// The field does not fit the document's bounds or formats.
     pub fn fail(&mut self, field: &str, message: impl Into<String>) {
+        self.off_document = true;
+        self.push(field, message);
+    }
+
+    /// The field fits the document, but a rule of the records refuses it.
+    pub fn refuse(&mut self, field: &str, message: impl Into<String>) {
+        self.push(field, message);
+    }
+
+    fn push(&mut self, field: &str, message: impl Into<String>) {
         self.errors.push(FieldError {
             field: field.to_string(),
             message: message.into(),
@@ -68,14 +101,22 @@ impl Checks {
         }
     }
 
-    /// An exact decimal as a string: "99.10", "2942000", "-1.5".
+    /// An exact decimal, as sent: "99.10", "2942000", "-1.5"; no exponent, separator or NaN.
     pub fn decimal(&mut self, field: &str, value: &str) {
         let digits = value.strip_prefix('-').unwrap_or(value);
         let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
         let is_digits = |part: &str| !part.is_empty() && part.len() <= 18 && part.bytes().all(|b| b.is_ascii_digit());
         let leading_zero = whole.len() > 1 && whole.starts_with('0');
-        if !(is_digits(whole) && is_digits(fraction)) || leading_zero {
-            self.fail(field, "must be a decimal number written as a string, like \"99.10\"");
+        if value.contains(['e', 'E']) && value.bytes().any(|b| b.is_ascii_digit()) {
+            self.fail(
+                field,
+                "must be written without an exponent (2942000, not 2.942e6), so that the published digits are kept",
+            );
+        } else if !(is_digits(whole) && is_digits(fraction)) || leading_zero {
+            self.fail(
+                field,
+                "must be a plain decimal of at most 18 digits before and after the point, as a number (98.90) or a string (\"98.90\")",
+            );
         }
     }
 
@@ -97,9 +138,17 @@ impl Checks {
             .iter()
             .map(|error| format!("`{}`", error.field))
             .collect::<Vec<_>>();
-        Err(ApiError::BadRequest {
-            detail: format!("invalid field(s): {}", fields.join(", ")),
-            errors: self.errors,
+        let detail = format!("invalid field(s): {}", fields.join(", "));
+        Err(if self.off_document {
+            ApiError::BadRequest {
+                detail,
+                errors: self.errors,
+            }
+        } else {
+            ApiError::Unprocessable {
+                detail,
+                errors: self.errors,
+            }
         })
     }
 }

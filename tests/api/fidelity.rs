@@ -16,7 +16,7 @@ use crate::helpers::{spawn_app, TestApp};
 
 const SOURCE_PATH: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../shared/source/atsugi-strategy-2-kpi-and-projects.txt"
+    "/data/source/atsugi-strategy-2-kpi-and-projects.txt"
 );
 
 // ---------------------------------------------------------------------------------------------

@@ -315,9 +315,19 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     body
 }
 
-/// Field names of a 400 problem, sorted; the detail names each of them too.
+/// Field names of a 400 problem (the input does not fit the document), sorted.
 pub async fn failing_fields(response: reqwest::Response) -> Vec<String> {
-    let problem = assert_problem(response, 400).await;
+    fields_of(response, 400).await
+}
+
+/// Field names of a 422 problem (a rule of the records refuses the input), sorted.
+pub async fn refused_fields(response: reqwest::Response) -> Vec<String> {
+    fields_of(response, 422).await
+}
+
+/// Field names of a problem with this status, sorted; the detail names each of them too.
+pub async fn fields_of(response: reqwest::Response, status: u16) -> Vec<String> {
+    let problem = assert_problem(response, status).await;
     let mut fields: Vec<String> = problem["errors"]
         .as_array()
         .unwrap_or_else(|| panic!("no errors: {problem}"))

@@ -27,9 +27,12 @@ on_both_backends! {
     }
 }
 
-/// A valid value for a documented parameter: its first enum value, a boolean, an integer, or its example.
+/// A valid value for a documented parameter: its first enum value (or list item), a boolean, its
+/// smallest integer, or its example.
 fn sample_value(schema: &Value, example: &Value) -> String {
-    let variants = std::iter::once(schema).chain(schema["oneOf"].as_array().into_iter().flatten());
+    let variants = std::iter::once(schema)
+        .chain(std::iter::once(&schema["items"]))
+        .chain(schema["oneOf"].as_array().into_iter().flatten());
     for variant in variants {
         if let Some(first) = variant["enum"][0].as_str() {
             return first.to_string();
@@ -43,7 +46,7 @@ fn sample_value(schema: &Value, example: &Value) -> String {
     if types.contains(&"boolean") {
         "true".into()
     } else if types.contains(&"integer") {
-        "1".into()
+        schema["minimum"].as_i64().unwrap_or(1).max(1).to_string()
     } else {
         example.as_str().unwrap_or("x").to_string()
     }
@@ -72,5 +75,254 @@ on_both_backends! {
             assert_eq!(response.status(), 400, "GET {path}?undocumented=1");
         }
         assert!(checked >= 30, "only {checked} parameters checked");
+    }
+}
+
+fn document() -> Value {
+    serde_json::from_str(&strategy_api::openapi::document_json()).unwrap()
+}
+
+/// Every operation of the document: (method, path, operation).
+fn operations(document: &Value) -> Vec<(String, String, Value)> {
+    let mut found = Vec::new();
+    for (path, item) in document["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            found.push((method.clone(), path.clone(), operation.clone()));
+        }
+    }
+    found
+}
+
+#[test]
+fn operation_ids_are_unique_camel_case_verbs() {
+    let document = document();
+    let mut seen = std::collections::BTreeSet::new();
+    let pattern = regex::Regex::new("^(list|get|create|update|delete|put|export|check)[A-Z][A-Za-z]*$").unwrap();
+    for (method, path, operation) in operations(&document) {
+        let id = operation["operationId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {path} has no operationId"));
+        assert!(
+            pattern.is_match(id),
+            "{method} {path}: `{id}` is not a camelCase verb and noun"
+        );
+        assert!(seen.insert(id.to_string()), "operationId `{id}` is used twice");
+        assert!(
+            operation["tags"].as_array().is_some_and(|tags| tags.len() == 1),
+            "{id}: one tag"
+        );
+    }
+    // Names clients already call.
+    for id in [
+        "listKpis",
+        "getKpi",
+        "createKpi",
+        "updateKpi",
+        "deleteKpi",
+        "putKpiResult",
+        "exportPlanZip",
+    ] {
+        assert!(seen.contains(id), "{id} is missing");
+    }
+}
+
+#[test]
+fn no_operation_repeats_a_parameter_and_every_path_parameter_is_declared() {
+    let document = document();
+    for (method, path, operation) in operations(&document) {
+        let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+        let mut seen = std::collections::BTreeSet::new();
+        for parameter in &parameters {
+            let key = (
+                parameter["in"].as_str().unwrap().to_string(),
+                parameter["name"].as_str().unwrap().to_string(),
+            );
+            assert!(seen.insert(key.clone()), "{method} {path} declares {key:?} twice");
+            assert!(parameter["schema"].is_object(), "{method} {path} {key:?} has no schema");
+        }
+        for name in path.split('{').skip(1).map(|part| part.split('}').next().unwrap()) {
+            assert!(
+                seen.contains(&("path".to_string(), name.to_string())),
+                "{method} {path}: `{name}` undeclared"
+            );
+        }
+    }
+}
+
+#[test]
+fn every_operation_declares_its_security() {
+    let document = document();
+    assert_eq!(document["servers"][0]["url"], "/");
+    for (method, path, operation) in operations(&document) {
+        let security = operation["security"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{method} {path}: no security"));
+        let id = operation["operationId"].as_str().unwrap();
+        let needs_token = method != "get" || id == "listAuditRecords";
+        if needs_token {
+            let scopes = security[0]["bearer"]
+                .as_array()
+                .unwrap_or_else(|| panic!("{id}: no bearer scheme"));
+            let scope = scopes[0].as_str().unwrap();
+            assert!(
+                ["admin", "kpis:write", "projects:write"].contains(&scope),
+                "{id}: {scope}"
+            );
+            assert!(
+                operation["responses"]["401"].is_object() && operation["responses"]["403"].is_object(),
+                "{id}"
+            );
+        } else {
+            assert!(security.is_empty(), "{id} is a public read: `security: []`");
+        }
+    }
+}
+
+#[test]
+fn problem_responses_are_shared_and_every_status_the_service_answers_is_documented() {
+    let document = document();
+    let components = document["components"]["responses"].as_object().unwrap();
+    for (name, response) in components {
+        assert_eq!(
+            response["content"]["application/problem+json"]["schema"]["$ref"], "#/components/schemas/Problem",
+            "{name}"
+        );
+    }
+    for (method, path, operation) in operations(&document) {
+        let responses = operation["responses"].as_object().unwrap();
+        for (status, response) in responses.iter().filter(|(status, _)| status.as_str() >= "400") {
+            let reference = response["$ref"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{method} {path} {status} is inline"));
+            let name = reference.trim_start_matches("#/components/responses/");
+            assert!(components.contains_key(name), "{method} {path} {status}: {reference}");
+        }
+        let mut expected = vec!["414", "429", "431", "503"];
+        if operation.get("requestBody").is_some() {
+            expected.extend(["400", "408", "413", "415"]);
+        }
+        for status in expected {
+            assert!(
+                responses.contains_key(status),
+                "{method} {path} does not document {status}"
+            );
+        }
+    }
+}
+
+#[test]
+fn creates_and_reads_link_to_the_same_records_writes_with_their_etag() {
+    let document = document();
+    let by_id: std::collections::BTreeMap<String, (String, Value)> = operations(&document)
+        .into_iter()
+        .map(|(_, path, operation)| {
+            (
+                operation["operationId"].as_str().unwrap().to_string(),
+                (path, operation),
+            )
+        })
+        .collect();
+    for record in [
+        "Plan",
+        "Goal",
+        "Measure",
+        "Initiative",
+        "Kpi",
+        "Project",
+        "Department",
+        "Division",
+    ] {
+        let (_, create) = &by_id[&format!("create{record}")];
+        let links = &create["responses"]["201"]["links"];
+        for verb in ["get", "update", "delete"] {
+            let link = &links[format!("{verb}{record}")];
+            assert_eq!(
+                link["operationId"],
+                format!("{verb}{record}"),
+                "create{record} → {verb}{record}"
+            );
+            assert_eq!(link["parameters"]["path.id"], "$response.body#/id");
+        }
+        let (_, get) = &by_id[&format!("get{record}")];
+        let update = &get["responses"]["200"]["links"][format!("update{record}")];
+        assert_eq!(update["parameters"]["path.id"], "$request.path.id");
+        assert_eq!(update["parameters"]["header.If-Match"], "$response.header.ETag");
+    }
+    let (_, put) = &by_id["putKpiResult"];
+    let get = &put["responses"]["201"]["links"]["getKpiResult"]["parameters"];
+    assert_eq!(get["path.year"], "$request.path.year");
+    // Every link names an operation that exists.
+    for (id, (_, operation)) in &by_id {
+        for response in operation["responses"].as_object().unwrap().values() {
+            for link in response["links"]
+                .as_object()
+                .into_iter()
+                .flat_map(|links| links.values())
+            {
+                assert!(
+                    by_id.contains_key(link["operationId"].as_str().unwrap()),
+                    "{id}: {link}"
+                );
+            }
+        }
+    }
+}
+
+/// A decimal field accepts a number or a string, and the document says so.
+#[test]
+fn decimal_inputs_are_documented_as_number_or_string() {
+    let document = document();
+    let value = &document["components"]["schemas"]["ResultForm"]["properties"]["value"];
+    let types: Vec<&str> = value["oneOf"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["type"].as_str())
+        .collect();
+    assert_eq!(types, ["number", "string", "null"], "{value}");
+}
+
+on_both_backends! {
+    /// The bounds the document states are the ones the service enforces: each documented minimum,
+    /// maximum and length is accepted at the edge and refused one step past it, with a 400.
+    async fn documented_bounds_are_the_enforced_ones(backend) {
+        let app = spawn_app(backend).await;
+        let admin = token(&["admin"], None);
+        let document = document();
+        let mut probed = 0;
+        for (path, item) in document["paths"].as_object().unwrap() {
+            if path.contains('{') {
+                continue;
+            }
+            let Some(parameters) = item["get"]["parameters"].as_array() else { continue };
+            for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+                let name = parameter["name"].as_str().unwrap();
+                let schema = &parameter["schema"];
+                let mut cases: Vec<(String, u16)> = Vec::new();
+                if let Some(minimum) = schema["minimum"].as_i64() {
+                    cases.extend([(minimum.to_string(), 200), ((minimum - 1).to_string(), 400)]);
+                }
+                if let Some(maximum) = schema["maximum"].as_i64() {
+                    cases.extend([(maximum.to_string(), 200), ((maximum + 1).to_string(), 400)]);
+                }
+                if let Some(longest) = schema["maxLength"].as_u64() {
+                    let pattern = regex::Regex::new(schema["pattern"].as_str().expect("a text parameter has a pattern")).unwrap();
+                    for (text, status) in [("あ".repeat(longest as usize), 200), ("あ".repeat(longest as usize + 1), 400)] {
+                        cases.push((text, status));
+                    }
+                    for refused in [" ", "a\u{1}b"] {
+                        assert!(!pattern.is_match(refused), "{path} {name}: the pattern admits {refused:?}");
+                        cases.push((refused.to_string(), 400));
+                    }
+                    assert!(pattern.is_match("件数 調査"), "{path} {name}");
+                }
+                for (value, status) in cases {
+                    let response = app.client.get(app.url(path)).query(&[(name, value.as_str())]).bearer_auth(&admin).send().await.unwrap();
+                    assert_eq!(response.status(), status, "GET {path}?{name}={}", value.chars().take(20).collect::<String>());
+                    probed += 1;
+                }
+            }
+        }
+        assert!(probed >= 60, "only {probed} bounds probed");
     }
 }

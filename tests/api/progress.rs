@@ -10,7 +10,9 @@ use strategy_api::dataset::Dataset;
 use strategy_api::db::seed::{self, SeedOutcome};
 use strategy_api::db::Database;
 
-use crate::helpers::{assert_problem, failing_fields, latest_cursor, seeded_database, spawn_app_on, token, TestApp};
+use crate::helpers::{
+    assert_problem, fields_of, latest_cursor, refused_fields, seeded_database, spawn_app_on, token, TestApp,
+};
 
 /// The id of the one record a filtered listing finds.
 async fn id_of(app: &TestApp, path: &str) -> i64 {
@@ -224,7 +226,7 @@ on_both_backends! {
         assert_eq!(listed["items"][2], replaced);
         assert_eq!(listed["items"][1], skipped);
 
-        // Years outside baseline..=target are refused with the allowed range.
+        // Years outside baseline..=target fit the document (1900–2100) but not the KPI: a 422 with the range.
         for (code, year, range) in [
             ("1-1-1-1", 2018, "must be from 2019 to 2026"),
             ("1-1-1-1", 2027, "must be from 2019 to 2026"),
@@ -233,38 +235,43 @@ on_both_backends! {
         ] {
             let id = kpi_id(&app, code).await;
             let response = put(&app, id, year, Some(&writer), None, &json!({"value": "10"})).await;
-            let problem = assert_problem(response, 400).await;
-            assert!(problem["detail"].as_str().unwrap().contains(range), "{code} {year}: {problem}");
+            let problem = assert_problem(response, 422).await;
+            assert_eq!(problem["errors"][0]["field"], "year");
+            assert!(problem["errors"][0]["message"].as_str().unwrap().contains(range), "{code} {year}: {problem}");
             assert_problem(app.get(&result_path(id, year)).await, 404).await;
         }
         assert_problem(put(&app, 999999, 2022, Some(&writer), None, &json!({"value": "1"})).await, 404).await;
 
-        // Each invalid body is a 400 naming the field, and writes nothing.
+        // Each invalid body names its field and writes nothing: a 400 where the body does not fit
+        // the document, a 422 where it fits but the status's rule refuses it.
         let long_note = "あ".repeat(2001);
         let long_source = "い".repeat(201);
         let cases = [
-            (json!({}), "value"),
-            (json!({"status": "measured"}), "value"),
-            (json!({"value": null}), "value"),
-            (json!({"value": 26}), "value"),
-            (json!({"value": "26件"}), "value"),
-            (json!({"value": "1,000"}), "value"),
-            (json!({"value": ""}), "value"),
-            (json!({"value": "1e3"}), "value"),
-            (json!({"value": ".5"}), "value"),
-            (json!({"status": "not_measurable", "value": "26", "note": "調査未実施"}), "value"),
-            (json!({"status": "not_measurable"}), "note"),
-            (json!({"status": "not_measurable", "note": "  "}), "note"),
-            (json!({"value": "26", "colour": "red"}), "colour"),
-            (json!({"value": "26", "year": 2023}), "year"),
-            (json!({"value": "26", "note": long_note}), "note"),
-            (json!({"value": "26", "source": long_source}), "source"),
-            (json!({"value": "26", "status": "estimated"}), "status"),
+            (json!({}), "value", 422),
+            (json!({"status": "measured"}), "value", 422),
+            (json!({"value": null}), "value", 422),
+            (json!({"value": "26件"}), "value", 400),
+            (json!({"value": "1,000"}), "value", 400),
+            (json!({"value": ""}), "value", 400),
+            (json!({"value": "1e3"}), "value", 400),
+            (json!({"value": "NaN"}), "value", 400),
+            (json!({"value": "Infinity"}), "value", 400),
+            (json!({"value": ".5"}), "value", 400),
+            (json!({"value": true}), "value", 400),
+            (json!({"value": [26]}), "value", 400),
+            (json!({"status": "not_measurable", "value": "26", "note": "調査未実施"}), "value", 422),
+            (json!({"status": "not_measurable"}), "note", 422),
+            (json!({"status": "not_measurable", "note": "  "}), "note", 400),
+            (json!({"value": "26", "colour": "red"}), "colour", 400),
+            (json!({"value": "26", "year": 2023}), "year", 400),
+            (json!({"value": "26", "note": long_note}), "note", 400),
+            (json!({"value": "26", "source": long_source}), "source", 400),
+            (json!({"value": "26", "status": "estimated"}), "status", 400),
         ];
         let before = app.json(&list).await;
-        for (invalid, field) in &cases {
+        for (invalid, field, status) in &cases {
             let response = put(&app, kpi, 2023, Some(&writer), None, invalid).await;
-            assert_eq!(failing_fields(response).await, [*field], "{invalid}");
+            assert_eq!(fields_of(response, *status).await, [*field], "{invalid}");
         }
         assert_eq!(app.json(&list).await, before, "invalid bodies wrote nothing");
 
@@ -512,7 +519,7 @@ on_both_backends! {
         for scheme in invalid {
             let etag = app.etag(&plan_path).await;
             let response = app.send(Method::PATCH, &plan_path, Some(&admin), Some(&etag), Some(&json!({"grading_scheme": scheme}))).await;
-            assert_eq!(failing_fields(response).await, ["grading_scheme"], "{scheme}");
+            assert_eq!(refused_fields(response).await, ["grading_scheme"], "{scheme}");
             assert_eq!(app.etag(&plan_path).await, etag, "{scheme} changed the plan");
         }
         assert_eq!(app.json(&plan_path).await["grading_scheme"], marks());
@@ -729,4 +736,82 @@ on_both_backends! {
 
 async fn kpi_id_in(app: &TestApp, plan: i64, code: &str) -> i64 {
     id_of(app, &format!("/api/v1/kpis?plan={plan}&code={code}")).await
+}
+
+/// Sends a body exactly as written, for the number forms a JSON library would rewrite.
+async fn put_raw(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    if_match: Option<&str>,
+    method: Method,
+    body: &str,
+) -> Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("Content-Type", "application/json")
+        .body(body.to_string());
+    if let Some(etag) = if_match {
+        request = request.header("If-Match", etag);
+    }
+    request.send().await.expect("request sent")
+}
+
+on_both_backends! {
+    /// A decimal is a JSON number or a string, kept digit for digit (98.90 keeps its two places);
+    /// exponents and NaN-like forms, which would change the published figure, are a 400 naming it.
+    async fn decimal_inputs_accept_numbers_and_strings_and_keep_their_digits(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let writer = token(&["kpis:write"], None);
+        let kpi = kpi_id(&app, "4-4-1-2").await;
+        for (year, body, text) in [
+            (2020, r#"{"value": 900}"#, "900"),
+            (2021, r#"{"value": 98.90}"#, "98.90"),
+            (2022, r#"{"value": "98.90"}"#, "98.90"),
+            (2023, r#"{"value": -1.5}"#, "-1.5"),
+            (2024, r#"{"value": 0.000001}"#, "0.000001"),
+        ] {
+            let response = put_raw(&app, &result_path(kpi, year), &writer, None, Method::PUT, body).await;
+            assert_eq!(response.status(), 201, "{body}");
+            let result: Value = response.json().await.unwrap();
+            assert_eq!(result["value_text"], text, "{body}");
+            assert_eq!(app.json(&result_path(kpi, year)).await["value_text"], text, "{body} read back");
+        }
+        let before = app.json(&results_path(kpi)).await;
+        for body in [
+            r#"{"value": 1e3}"#,
+            r#"{"value": 2.6E1}"#,
+            r#"{"value": 1.5e-3}"#,
+            r#"{"value": "1E3"}"#,
+        ] {
+            let response = put_raw(&app, &result_path(kpi, 2025), &writer, None, Method::PUT, body).await;
+            let problem = assert_problem(response, 400).await;
+            assert_eq!(problem["errors"][0]["field"], "value", "{body}");
+            assert!(problem["errors"][0]["message"].as_str().unwrap().contains("exponent"), "{body}: {problem}");
+        }
+        for body in [r#"{"value": NaN}"#, r#"{"value": "NaN"}"#, r#"{"value": "-Infinity"}"#, r#"{"value": 1,000}"#] {
+            let response = put_raw(&app, &result_path(kpi, 2025), &writer, None, Method::PUT, body).await;
+            assert_problem(response, 400).await;
+        }
+        assert_eq!(app.json(&results_path(kpi)).await, before, "refused bodies wrote nothing");
+
+        // A KPI's baseline and target take numbers too, through a merge patch.
+        let path = format!("/api/v1/kpis/{kpi}");
+        let etag = app.etag(&path).await;
+        let response = app
+            .client
+            .patch(app.url(&path))
+            .bearer_auth(&writer)
+            .header("If-Match", etag)
+            .header("Content-Type", "application/merge-patch+json")
+            .body(r#"{"baseline": {"value": 98.80}, "target": {"value": 99.10}}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let patched: Value = response.json().await.unwrap();
+        assert_eq!((patched["baseline"]["value_text"].clone(), patched["target"]["value_text"].clone()), (json!("98.80"), json!("99.10")));
+    }
 }

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use strategy_api::db::{self, Database};
 
 use crate::helpers::{
-    assert_problem, claims, failing_fields, latest_cursor, seeded_database, sign, spawn_app_on, spawn_read_only_app_on,
-    token, TestApp, TEST_SECRET,
+    assert_problem, claims, failing_fields, fields_of, latest_cursor, refused_fields, seeded_database, sign,
+    spawn_app_on, spawn_read_only_app_on, token, TestApp, TEST_SECRET,
 };
 
 /// Every writable collection.
@@ -532,62 +532,63 @@ on_both_backends! {
         let admin = token(&["admin"], None);
         let start = latest_cursor(&app).await;
         let long = |n: usize| "あ".repeat(n);
-        let cases: Vec<(&str, Value, &[&str])> = vec![
-            ("plans", json!({"name": ""}), &["name"]),
-            ("plans", json!({"document_title": long(201)}), &["document_title"]),
-            ("plans", json!({"municipality_code": "14212"}), &["municipality_code"]),
-            ("plans", json!({"municipality_code": "14212a"}), &["municipality_code"]),
-            ("plans", json!({"period_start_year": 1899}), &["period_start_year"]),
-            ("plans", json!({"period_end_year": 2101}), &["period_end_year"]),
-            ("plans", json!({"period_end_year": 2026}), &["period_end_year"]),
-            ("plans", json!({"code": "atsugi-2"}), &["code"]),
-            ("goals", json!({"title": ""}), &["title"]),
-            ("goals", json!({"category": "   "}), &["category"]),
-            ("goals", json!({"title": long(201)}), &["title"]),
-            ("goals", json!({"code": "x".repeat(51)}), &["code"]),
-            ("goals", json!({"number": 0}), &["number"]),
-            ("goals", json!({"number": 1000}), &["number"]),
-            ("goals", json!({"plan_id": 999999}), &["plan_id"]),
-            ("goals", json!({"code": "1"}), &["code"]),
-            ("measures", json!({"goal_id": 999999}), &["goal_id"]),
-            ("measures", json!({"title": long(201)}), &["title"]),
-            ("measures", json!({"code": "1-1"}), &["code"]),
-            ("initiatives", json!({"measure_id": 999999}), &["measure_id"]),
-            ("initiatives", json!({"code": "1-1-1"}), &["code"]),
-            ("kpis", json!({"initiative_id": 999999}), &["initiative_id"]),
-            ("kpis", json!({"name": " "}), &["name"]),
-            ("kpis", json!({"unit": "x".repeat(51)}), &["unit"]),
-            ("kpis", json!({"code": "1-1-1-1"}), &["code"]),
-            ("kpis", json!({"baseline": {"year": 1899}}), &["baseline.year"]),
-            ("kpis", json!({"target": {"year": 2101}}), &["target.year"]),
-            ("kpis", json!({"target": {"year": 2018}}), &["target.year"]),
-            ("kpis", json!({"baseline": {"value": "1,000"}}), &["baseline.value"]),
-            ("kpis", json!({"target": {"value": "1e3"}}), &["target.value"]),
-            ("kpis", json!({"target": {"value": ".5"}}), &["target.value"]),
-            ("kpis", json!({"target": {"value": null}}), &["target.value"]),
-            ("kpis", json!({"baseline": {"year_type": "yearly"}}), &["baseline.year_type"]),
-            ("kpis", json!({"direction": "decrease"}), &["direction"]),
-            ("departments", json!({"plan_id": 999999}), &["plan_id"]),
-            ("departments", json!({"name": ""}), &["name"]),
-            ("departments", json!({"code": "D01"}), &["code"]),
-            ("divisions", json!({"department_id": 999999}), &["department_id"]),
-            ("divisions", json!({"code": "D01-01"}), &["code"]),
-            ("projects", json!({"name": long(201)}), &["name"]),
-            ("projects", json!({"name": "国内交流推進事業"}), &["name"]),
-            ("projects", json!({"code": "P001"}), &["code"]),
-            ("projects", json!({"divisions": []}), &["divisions"]),
-            ("projects", json!({"divisions": [999999]}), &["divisions[0]"]),
-            ("projects", json!({"appearances": []}), &["appearances"]),
-            ("projects", json!({"appearances": [{"initiative_id": 999999, "description": "説明"}]}), &["appearances[0].initiative_id"]),
-            ("projects", json!({"appearances": [{"initiative_id": refs.initiative, "description": long(2001)}]}), &["appearances[0].description"]),
-            ("projects", json!({"appearances": [{"initiative_id": refs.initiative, "description": ""}]}), &["appearances[0].description"]),
+        // 400: the field does not fit the document; 422: it fits, but a rule of the records refuses it.
+        let cases: Vec<(&str, Value, &[&str], u16)> = vec![
+            ("plans", json!({"name": ""}), &["name"], 400),
+            ("plans", json!({"document_title": long(201)}), &["document_title"], 400),
+            ("plans", json!({"municipality_code": "14212"}), &["municipality_code"], 400),
+            ("plans", json!({"municipality_code": "14212a"}), &["municipality_code"], 400),
+            ("plans", json!({"period_start_year": 1899}), &["period_start_year"], 400),
+            ("plans", json!({"period_end_year": 2101}), &["period_end_year"], 400),
+            ("plans", json!({"period_end_year": 2026}), &["period_end_year"], 422),
+            ("plans", json!({"code": "atsugi-2"}), &["code"], 422),
+            ("goals", json!({"title": ""}), &["title"], 400),
+            ("goals", json!({"category": "   "}), &["category"], 400),
+            ("goals", json!({"title": long(201)}), &["title"], 400),
+            ("goals", json!({"code": "x".repeat(51)}), &["code"], 400),
+            ("goals", json!({"number": 0}), &["number"], 400),
+            ("goals", json!({"number": 1000}), &["number"], 400),
+            ("goals", json!({"plan_id": 999999}), &["plan_id"], 422),
+            ("goals", json!({"code": "1"}), &["code"], 422),
+            ("measures", json!({"goal_id": 999999}), &["goal_id"], 422),
+            ("measures", json!({"title": long(201)}), &["title"], 400),
+            ("measures", json!({"code": "1-1"}), &["code"], 422),
+            ("initiatives", json!({"measure_id": 999999}), &["measure_id"], 422),
+            ("initiatives", json!({"code": "1-1-1"}), &["code"], 422),
+            ("kpis", json!({"initiative_id": 999999}), &["initiative_id"], 422),
+            ("kpis", json!({"name": " "}), &["name"], 400),
+            ("kpis", json!({"unit": "x".repeat(51)}), &["unit"], 400),
+            ("kpis", json!({"code": "1-1-1-1"}), &["code"], 422),
+            ("kpis", json!({"baseline": {"year": 1899}}), &["baseline.year"], 400),
+            ("kpis", json!({"target": {"year": 2101}}), &["target.year"], 400),
+            ("kpis", json!({"target": {"year": 2018}}), &["target.year"], 422),
+            ("kpis", json!({"baseline": {"value": "1,000"}}), &["baseline.value"], 400),
+            ("kpis", json!({"target": {"value": "1e3"}}), &["target.value"], 400),
+            ("kpis", json!({"target": {"value": ".5"}}), &["target.value"], 400),
+            ("kpis", json!({"target": {"value": null}}), &["target.value"], 422),
+            ("kpis", json!({"baseline": {"year_type": "yearly"}}), &["baseline.year_type"], 400),
+            ("kpis", json!({"direction": "decrease"}), &["direction"], 422),
+            ("departments", json!({"plan_id": 999999}), &["plan_id"], 422),
+            ("departments", json!({"name": ""}), &["name"], 400),
+            ("departments", json!({"code": "D01"}), &["code"], 422),
+            ("divisions", json!({"department_id": 999999}), &["department_id"], 422),
+            ("divisions", json!({"code": "D01-01"}), &["code"], 422),
+            ("projects", json!({"name": long(201)}), &["name"], 400),
+            ("projects", json!({"name": "国内交流推進事業"}), &["name"], 422),
+            ("projects", json!({"code": "P001"}), &["code"], 422),
+            ("projects", json!({"divisions": []}), &["divisions"], 400),
+            ("projects", json!({"divisions": [999999]}), &["divisions[0]"], 422),
+            ("projects", json!({"appearances": []}), &["appearances"], 400),
+            ("projects", json!({"appearances": [{"initiative_id": 999999, "description": "説明"}]}), &["appearances[0].initiative_id"], 422),
+            ("projects", json!({"appearances": [{"initiative_id": refs.initiative, "description": long(2001)}]}), &["appearances[0].description"], 400),
+            ("projects", json!({"appearances": [{"initiative_id": refs.initiative, "description": ""}]}), &["appearances[0].description"], 400),
         ];
-        for (collection, changes, expected) in cases {
+        for (collection, changes, expected, status) in cases {
             let invalid = with(&body(collection, &refs, 1), changes.clone());
             let response = app.send(Method::POST, &format!("/api/v1/{collection}"), Some(&admin), None, Some(&invalid)).await;
-            assert_eq!(failing_fields(response).await, sorted(expected), "POST {collection} with {changes}");
+            assert_eq!(fields_of(response, status).await, sorted(expected), "POST {collection} with {changes}");
         }
-        // A PATCH breaking a rule is refused the same way.
+        // A PATCH breaking a bound and a rule is a 400 naming both.
         let goal = item("goals", &json!(refs.goal));
         let before = app.json(&goal).await;
         let etag = app.etag(&goal).await;
@@ -709,13 +710,13 @@ on_both_backends! {
             let before = app.json(&path).await;
             let etag = app.etag(&path).await;
             let response = app.send(Method::PATCH, &path, Some(&admin), Some(&etag), Some(&changes)).await;
-            let fields = failing_fields(response).await;
+            let fields = refused_fields(response).await;
             assert!(fields.contains(&field.to_string()), "{path} {changes}: {fields:?}");
             assert_eq!(app.json(&path).await, before, "{path}");
         }
         let foreign = with(&body("projects", &refs, 1), json!({"divisions": [division], "appearances": [{"initiative_id": initiative, "description": "説明"}]}));
         let response = app.send(Method::POST, "/api/v1/projects", Some(&admin), None, Some(&foreign)).await;
-        assert_eq!(failing_fields(response).await, sorted(&["divisions[0]", "appearances[0].initiative_id"]));
+        assert_eq!(refused_fields(response).await, sorted(&["divisions[0]", "appearances[0].initiative_id"]));
     }
 }
 
@@ -904,7 +905,7 @@ on_both_backends! {
         // A direction that contradicts the numbers is refused.
         let etag = app.etag(&path).await;
         let response = app.send(Method::PATCH, &path, Some(&writer), Some(&etag), Some(&json!({"direction": "decrease"}))).await;
-        assert_eq!(failing_fields(response).await, ["direction"]);
+        assert_eq!(refused_fields(response).await, ["direction"]);
 
         // Without a baseline value the direction is given, and kept.
         let open = format!("/api/v1/kpis/{}", id_of(&app, "/api/v1/kpis?code=4-4-1-1").await);
