@@ -333,7 +333,8 @@ fn with_merge_patch_bodies(document: &mut serde_json::Value) {
     }
 }
 
-/// `schema` with every `$ref` inlined and every `required` list dropped, at every depth.
+/// `schema` with every `$ref` inlined and every `required` list dropped, at every depth of its
+/// objects (array items are left as they are).
 fn nothing_required(schema: &serde_json::Value, schemas: &serde_json::Value) -> serde_json::Value {
     use serde_json::Value;
     match schema {
@@ -342,10 +343,14 @@ fn nothing_required(schema: &serde_json::Value, schemas: &serde_json::Value) -> 
                 let name = reference.trim_start_matches("#/components/schemas/");
                 return nothing_required(&schemas[name], schemas);
             }
+            // A merge patch replaces arrays whole: their items stay complete records.
             fields
                 .iter()
                 .filter(|(key, _)| key.as_str() != "required")
-                .map(|(key, value)| (key.clone(), nothing_required(value, schemas)))
+                .map(|(key, value)| match key.as_str() {
+                    "items" => (key.clone(), value.clone()),
+                    _ => (key.clone(), nothing_required(value, schemas)),
+                })
                 .collect::<serde_json::Map<_, _>>()
                 .into()
         }

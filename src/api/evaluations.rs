@@ -77,7 +77,8 @@ pub struct EvaluationItem {
 #[serde(deny_unknown_fields)]
 pub struct EvaluationForm {
     /// The fiscal year evaluated (within the plan's period).
-    #[schema(example = 2024)]
+    #[schema(example = 2024, minimum = 1900, maximum = 2100)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub fiscal_year: i32,
     #[schema(example = "令和6年度 総合戦略評価", min_length = 1, max_length = 200)]
     pub title: String,
@@ -181,7 +182,10 @@ pub async fn create(
             let plan = crate::db::plans::get(conn, plan_id)?.0;
             let mut checks = Checks::default();
             checks.text("title", &parsed.input.title, MAX_NAME);
-            if !(plan.period_start_year - 10..=plan.period_end_year).contains(&parsed.input.fiscal_year) {
+            let year = parsed.input.fiscal_year;
+            checks.year("fiscal_year", year);
+            let of_plan = plan.period_start_year - 10..=plan.period_end_year;
+            if crate::domain::validate::YEARS.contains(&year) && !of_plan.contains(&year) {
                 checks.refuse(
                     "fiscal_year",
                     format!("must be a year of the plan, up to {}", plan.period_end_year),

@@ -115,11 +115,11 @@ macro_rules! scoped_rollup {
     ($name:ident, $operation_id:literal, $path:tt, $table:ident, $resource:literal, $field:ident, $doc:tt) => {
         #[doc = $doc]
         #[utoipa::path(
-                    operation_id = $operation_id,
-                    tag = "progress",
-                    params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), AsOf),
-                    responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
-                )]
+                            operation_id = $operation_id,
+                            tag = "progress",
+                            params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), AsOf),
+                            responses((status = 200, description = "The roll-up", body = Rollup), ItemErrors)
+                        )]
         #[get($path)]
         pub async fn $name(
             db: web::Data<Database>,

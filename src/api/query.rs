@@ -272,15 +272,15 @@ impl QueryParams {
                         format!("`{}` is not sortable; sort by {}", shorten(field), sortable.join(", ")),
                     ));
                 }
-                // `id,-id` is a valid order (the second key never decides); `id,id` is a slip.
-                if sort
-                    .iter()
-                    .any(|key| key.field == field && key.descending == descending)
-                {
-                    return Err(ApiError::bad_request(
-                        "sort",
-                        format!("`{}` is given twice", shorten(part)),
-                    ));
+                // `id,id` is a slip; in `id,-id` the second key can never decide, so it is dropped.
+                if let Some(earlier) = sort.iter().find(|key| key.field == field) {
+                    if earlier.descending == descending {
+                        return Err(ApiError::bad_request(
+                            "sort",
+                            format!("`{}` is given twice", shorten(part)),
+                        ));
+                    }
+                    continue;
                 }
                 sort.push(SortKey {
                     field: field.to_string(),
@@ -418,15 +418,16 @@ mod tests {
         assert!(error.contains("id, name"), "{error}");
         assert!(QueryParams::parse("sort=id,id").unwrap().page(&["id"]).is_err());
         assert!(QueryParams::parse("sort=-id,-id").unwrap().page(&["id"]).is_err());
+        let page = QueryParams::parse("sort=-id,name,id")
+            .unwrap()
+            .page(&["id", "name"])
+            .unwrap();
         assert_eq!(
-            QueryParams::parse("sort=id,-id")
-                .unwrap()
-                .page(&["id"])
-                .unwrap()
-                .sort
-                .len(),
-            2
+            page.sort.len(),
+            2,
+            "a later key on a field already sorted by is dropped"
         );
+        assert!(page.sort[0].descending && page.sort[0].field == "id");
         assert!(QueryParams::parse("sort=").unwrap().page(&["id"]).is_err());
     }
 

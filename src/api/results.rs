@@ -77,8 +77,8 @@ pub enum ResultStatus {
 #[serde(deny_unknown_fields)]
 pub struct ResultForm {
     /// The exact decimal, as a number (26, 98.90) or a string ("98.90"); null or absent when not measurable.
-    #[serde(default, deserialize_with = "crate::domain::kpi::decimal_input::deserialize")]
-    #[schema(schema_with = crate::domain::kpi::decimal_input::schema)]
+    #[serde(default, deserialize_with = "crate::domain::input::decimal::deserialize")]
+    #[schema(schema_with = crate::domain::input::decimal::schema)]
     pub value: Option<String>,
     /// `measured` (the default) or `not_measurable`.
     #[serde(default)]

@@ -157,6 +157,7 @@ fn with_department(
 pub struct DepartmentForm {
     /// The plan it belongs to (fixed once created).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub plan_id: i64,
     /// Unique within the plan.
     #[schema(example = "D17", min_length = 1, max_length = 50)]
@@ -171,6 +172,7 @@ pub struct DepartmentForm {
 pub struct DivisionForm {
     /// The department it belongs to (within the same plan).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub department_id: i64,
     /// Unique within the plan.
     #[schema(example = "D01-04", min_length = 1, max_length = 50)]

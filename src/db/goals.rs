@@ -201,11 +201,13 @@ pub fn get_initiative(conn: &mut DbConnection, id: i64) -> Result<InitiativeRow,
 pub struct GoalForm {
     /// The plan the goal belongs to (fixed once created).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub plan_id: i64,
     /// Unique within the plan.
     #[schema(example = "5", min_length = 1, max_length = 50)]
     pub code: String,
     #[schema(example = 5, minimum = 1, maximum = 999)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub number: i32,
     #[schema(example = "転入促進", min_length = 1, max_length = 200)]
     pub category: String,
@@ -223,10 +225,12 @@ pub struct GoalForm {
 pub struct MeasureForm {
     /// The goal it serves (within the same plan).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub goal_id: i64,
     #[schema(example = "1-4", min_length = 1, max_length = 50)]
     pub code: String,
     #[schema(example = 4, minimum = 1, maximum = 999)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub number: i32,
     #[schema(
         example = "関係人口を創出し、あつぎの魅力を全国に発信する",
@@ -242,10 +246,12 @@ pub struct MeasureForm {
 pub struct InitiativeForm {
     /// The measure it belongs to (within the same plan).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub measure_id: i64,
     #[schema(example = "1-1-4", min_length = 1, max_length = 50)]
     pub code: String,
     #[schema(example = 4, minimum = 1, maximum = 999)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub number: i32,
     #[schema(example = "都市間交流の促進", min_length = 1, max_length = 200)]
     pub title: String,

@@ -176,6 +176,7 @@ pub fn of_initiative(conn: &mut DbConnection, initiative: i64) -> Result<Vec<Kpi
 pub struct KpiForm {
     /// The initiative it measures (within the same plan).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub initiative_id: i64,
     /// Unique within the plan.
     #[schema(example = "1-1-1-3", min_length = 1, max_length = 50)]
@@ -202,10 +203,11 @@ pub struct KpiForm {
 #[serde(deny_unknown_fields)]
 pub struct MeasurementForm {
     /// The exact decimal, as a number or a string ("99.10"), or null where none was measured ("—").
-    #[serde(default, deserialize_with = "crate::domain::kpi::decimal_input::deserialize")]
-    #[schema(schema_with = crate::domain::kpi::decimal_input::schema)]
+    #[serde(default, deserialize_with = "crate::domain::input::decimal::deserialize")]
+    #[schema(schema_with = crate::domain::input::decimal::schema)]
     pub value: Option<String>,
     #[schema(example = 2026, minimum = 1900, maximum = 2100)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub year: i32,
     pub year_type: YearType,
 }

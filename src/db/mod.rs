@@ -431,26 +431,28 @@ macro_rules! sortable {
         pub const $fields: &[&str] = &[$(stringify!($field)),+];
 
         pub fn $sorter<'a>(
-            mut query: $table::BoxedQuery<'a, $crate::db::Db>,
+            query: $table::BoxedQuery<'a, $crate::db::Db>,
             keys: &[$crate::db::SortKey],
         ) -> $table::BoxedQuery<'a, $crate::db::Db> {
             use diesel::prelude::*;
-            for key in keys {
-                query = match (key.field.as_str(), key.descending) {
-                    $(
-                        // Empty values first going up, last going down, on both backends
-                        // (Postgres would otherwise put NULLs the other way round).
-                        (stringify!($field), false) => query
-                            .then_order_by($table::$field.is_null().desc())
-                            .then_order_by($table::$field.asc()),
-                        (stringify!($field), true) => query
-                            .then_order_by($table::$field.is_null().asc())
-                            .then_order_by($table::$field.desc()),
-                    )+
-                    _ => query,
-                };
-            }
-            query.then_order_by($table::id.asc())
+            // One ORDER BY of quoted, listed column names: diesel walks a chain of `then_order_by`
+            // calls once per level for each level above it, in time exponential in its length.
+            let mut terms: Vec<String> = keys
+                .iter()
+                .filter(|key| $fields.contains(&key.field.as_str()))
+                .map(|key| {
+                    let column = format!("\"{}\".\"{}\"", stringify!($table), key.field);
+                    // Empty values first going up, last going down, on both backends (Postgres
+                    // would otherwise put NULLs the other way round).
+                    if key.descending {
+                        format!("{column} IS NULL ASC, {column} DESC")
+                    } else {
+                        format!("{column} IS NULL DESC, {column} ASC")
+                    }
+                })
+                .collect();
+            terms.push(format!("\"{}\".\"id\" ASC", stringify!($table)));
+            query.then_order_by(diesel::dsl::sql::<diesel::sql_types::Bool>(&terms.join(", ")))
         }
     };
 }

@@ -109,8 +109,10 @@ pub struct PlanForm {
     #[schema(example = "神奈川県", min_length = 1, max_length = 200)]
     pub prefecture: String,
     #[schema(example = 2027, minimum = 1900, maximum = 2100)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub period_start_year: i32,
     #[schema(example = 2031, minimum = 1900, maximum = 2100)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub period_end_year: i32,
     /// Grades by achievement rate, highest first; the last has `min: null`. Omitted or null: A–D.
     #[serde(default)]
@@ -122,7 +124,10 @@ pub struct PlanForm {
     pub publisher: Option<String>,
     /// Where the source document is published: an http or https URL.
     #[serde(default)]
-    #[schema(max_length = 2000, pattern = "^https?://")]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
+    )]
     pub source_url: Option<String>,
     /// When the source document was published (YYYY-MM-DD).
     #[serde(default)]
@@ -137,7 +142,7 @@ pub struct PlanForm {
     #[schema(
         example = "https://creativecommons.org/licenses/by/4.0/deed.ja",
         max_length = 2000,
-        pattern = "^https?://"
+        pattern = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
     )]
     pub licence_url: Option<String>,
 }

@@ -252,6 +252,7 @@ pub fn in_initiative(conn: &mut DbConnection, initiative: i64) -> Result<Vec<Ini
 pub struct ProjectForm {
     /// The plan it belongs to (fixed once created).
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub plan_id: i64,
     /// Unique within the plan.
     #[schema(example = "P148", min_length = 1, max_length = 50)]
@@ -265,6 +266,7 @@ pub struct ProjectForm {
     pub account: Option<String>,
     /// Ids of the responsible divisions, in order (at least one).
     #[schema(example = json!([1]), min_items = 1, max_items = 50)]
+    #[serde(deserialize_with = "crate::domain::input::integer::list")]
     pub divisions: Vec<i64>,
     /// Where the project is listed, each with its description there (at least one).
     #[schema(min_items = 1, max_items = 50)]
@@ -276,6 +278,7 @@ pub struct ProjectForm {
 #[serde(deny_unknown_fields)]
 pub struct AppearanceForm {
     #[schema(example = 1)]
+    #[serde(deserialize_with = "crate::domain::input::integer::deserialize")]
     pub initiative_id: i64,
     #[schema(
         example = "国内友好都市との訪問団の受入れ及び派遣を行います。",

@@ -69,47 +69,6 @@ pub fn decimal_value(text: &str) -> Option<serde_json::Number> {
     }
 }
 
-/// A decimal input as sent: a JSON number or a string, kept digit for digit (`98.90` as a number
-/// keeps its two places, thanks to serde_json's `arbitrary_precision`), or null. Whether the text
-/// is a plain decimal is for `Checks::decimal` to say, so that a bad value is named with the others.
-pub mod decimal_input {
-    use serde::{Deserialize, Deserializer};
-    use serde_json::Value;
-
-    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
-        match Value::deserialize(deserializer)? {
-            Value::Null => Ok(None),
-            Value::String(text) => Ok(Some(text)),
-            Value::Number(number) => Ok(Some(number.to_string())),
-            _ => Err(serde::de::Error::custom(
-                "must be a decimal, as a JSON number (98.90) or a string (\"98.90\")",
-            )),
-        }
-    }
-
-    /// The document's word for such a field: a number or a string with the same digits.
-    pub fn schema() -> utoipa::openapi::schema::Schema {
-        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
-        OneOfBuilder::new()
-            .description(Some(
-                "The exact decimal, as a JSON number or a string with the same digits (98.90 or \"98.90\"); null where none was measured",
-            ))
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::Number)
-                    .description(Some("A JSON number written without an exponent; its digits are kept as sent")),
-            )
-            .item(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .pattern(Some(super::DECIMAL_PATTERN))
-                    .description(Some("The same decimal as a string")),
-            )
-            .item(ObjectBuilder::new().schema_type(Type::Null))
-            .into()
-    }
-}
-
 /// An exact decimal without exponent or separators, as `Checks::decimal` accepts it.
 pub const DECIMAL_PATTERN: &str = r"^-?(0|[1-9][0-9]{0,17})(\.[0-9]{1,18})?$";
 

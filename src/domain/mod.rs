@@ -2,6 +2,7 @@
 
 pub mod chart;
 pub mod era;
+pub mod input;
 pub mod kpi;
 pub mod progress;
 pub mod text;

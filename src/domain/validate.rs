@@ -121,10 +121,25 @@ impl Checks {
     }
 
     /// An absolute http(s) URL.
+    /// As the document's pattern says: `http://` or `https://`, an ASCII host name with an optional
+    /// port, then a path without whitespace; and a URL the url crate reads.
     pub fn url(&mut self, field: &str, value: &str) {
-        let parsed = url::Url::parse(value);
-        if !parsed.is_ok_and(|url| matches!(url.scheme(), "http" | "https")) || value.chars().count() > MAX_DESCRIPTION
-        {
+        let plain_host = |authority: &str| {
+            let (host, port) = authority.split_once(':').unwrap_or((authority, "1"));
+            let alphanumeric_ends = host.starts_with(|c: char| c.is_ascii_alphanumeric())
+                && host.ends_with(|c: char| c.is_ascii_alphanumeric());
+            alphanumeric_ends
+                && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+                && (1..=4).contains(&port.len())
+                && port.bytes().all(|b| b.is_ascii_digit())
+        };
+        let well_formed = ["http://", "https://"].iter().any(|scheme| {
+            value.strip_prefix(scheme).is_some_and(|rest| {
+                let (authority, path) = rest.split_at(rest.find(['/', '?', '#']).unwrap_or(rest.len()));
+                plain_host(authority) && !path.chars().any(char::is_whitespace)
+            })
+        });
+        if !well_formed || url::Url::parse(value).is_err() || value.chars().count() > MAX_DESCRIPTION {
             self.fail(field, "must be an http or https URL");
         }
     }
