@@ -80,7 +80,7 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong in this request.
     pub detail: String,
-    /// The failing inputs, for 400 responses.
+    /// The failing inputs, for 400 and 422 responses.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
@@ -286,12 +286,12 @@ pub mod responses {
         Forbidden = "The token lacks the operation's scope, or its department does not reach the record.",
         NotFound = "No record has this id.",
         RequestTimeout = "The request body did not arrive within the configured time.",
-        Conflict = "The write conflicts with the records: a code or name another record has, or (for a delete) records that still depend on this one; the detail says which.",
+        Conflict = "The write conflicts with the records: another writer took the same code or name at the same moment, or (for a delete) records still depend on this one; the detail says which.",
         PreconditionFailed = "The record changed since the ETag given in `If-Match`: fetch it again.",
         ContentTooLarge = "The body is larger than the configured maximum.",
         UriTooLong = "The request target is longer than the service accepts.",
         UnsupportedMediaType = "The body is not `application/json` (or `application/merge-patch+json` for a merge patch).",
-        UnprocessableContent = "The body fits the document, but a rule of the records it names refuses it (a reference to a record that does not exist, a year outside the KPI's period, a target year before the baseline year); `errors` names each field.",
+        UnprocessableContent = "The body fits the document, but a rule of the records refuses it (a reference to a record that does not exist, a code or name another record of the plan has, a year outside the KPI's period, a target year before the baseline year); `errors` names each field.",
         PreconditionRequired = "`If-Match` with the record's current ETag is required.",
         TooManyRequests = "Too many requests from this client (writes, and reads when so configured); retry after `Retry-After` seconds.",
         RequestHeaderFieldsTooLarge = "The request headers are larger than the service accepts.",

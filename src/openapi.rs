@@ -288,20 +288,17 @@ fn path_parameters(path: &str) -> Vec<String> {
         .collect()
 }
 
-/// Each text field of a form states its length (`max_length`, as its validator checks it); the
-/// pattern of what `Checks::text` accepts at that length is added here, from the same rule.
+/// Each text field a client sends states its length (`max_length`, as its validator checks it);
+/// the pattern of what `Checks::text` accepts at that length is added here, from the same rule.
 fn with_text_patterns(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     use utoipa::openapi::schema::Schema;
     let Some(components) = document.components.as_mut() else {
         return document;
     };
-    for (name, schema) in components.schemas.iter_mut() {
+    for schema in components.schemas.values_mut() {
         let RefOr::T(Schema::Object(form)) = schema else {
             continue;
         };
-        if !name.ends_with("Form") {
-            continue;
-        }
         for property in form.properties.values_mut() {
             if let RefOr::T(Schema::Object(field)) = property {
                 if let (Some(max), None, None) = (field.max_length, &field.pattern, &field.format) {

@@ -2,7 +2,7 @@
 
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::Writer;
@@ -13,7 +13,7 @@ use crate::db::Database;
 use crate::error::{ApiError, ListErrors};
 
 /// Most changes one feed request returns.
-const MAX_CHANGES: i64 = 1000;
+pub const MAX_CHANGES: i64 = 1000;
 
 /// One change: which record, what happened, and its place in the feed.
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,15 +59,15 @@ impl From<AuditRow> for Change {
 }
 
 /// Parameters of the feed.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ChangesParams {
     /// The last cursor already processed; 0 (the default) starts from the beginning.
-    #[param(minimum = 0, default = 0)]
-    pub since: Option<i64>,
+    #[param(inline)]
+    pub since: Option<crate::api::query::documented::Cursor>,
     /// Most changes to return: 1 to 1000, default 1000.
-    #[param(minimum = 1, maximum = 1000, default = 1000)]
-    pub limit: Option<i64>,
+    #[param(inline)]
+    pub limit: Option<crate::api::query::documented::ChangeLimit>,
 }
 
 /// The change feed: every create, update and delete after a cursor, in commit order.
@@ -138,7 +138,7 @@ impl From<AuditRow> for AuditRecord {
 }
 
 /// Filters of the audit record.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only writes of this resource, e.g. `kpi`.

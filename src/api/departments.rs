@@ -2,7 +2,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::{record_endpoints, Record};
@@ -117,7 +117,7 @@ impl From<(DivisionRow, DepartmentRow)> for Division {
 }
 
 /// Filter of divisions.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DivisionParams {
     /// Only divisions of this department (its id).

@@ -2,7 +2,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::kpis::Kpi;
@@ -199,7 +199,7 @@ impl MeasureDetail {
 }
 
 /// Filter of measures.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MeasureParams {
     /// Only measures of this goal (its id).
@@ -208,7 +208,7 @@ pub struct MeasureParams {
 }
 
 /// Filters of initiatives.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InitiativeParams {
     /// Only initiatives under this goal (its id).

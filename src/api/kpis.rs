@@ -2,7 +2,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::records::{record_endpoints, Record};
@@ -153,7 +153,7 @@ impl From<KpiFacts> for Kpi {
 }
 
 /// Filters of KPIs.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct KpiParams {
     /// Only KPIs under this goal (its id).

@@ -124,7 +124,7 @@ impl From<CorrectionRow> for SourceCorrection {
 }
 
 /// Plan filter: by code only (a plan is its own plan).
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PlanParams {
     /// Only the plan with this code.

@@ -73,8 +73,17 @@ pub fn rollup(conn: &mut DbConnection, filter: &KpiFilter, view: ResultView) -> 
     })
 }
 
+/// The plan a roll-up of the whole strategy is limited to.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PlanFilter {
+    /// Only this plan (its id).
+    #[param(example = 1, inline)]
+    pub plan: Option<crate::api::query::documented::Id>,
+}
+
 /// The moment a roll-up looks back to.
-#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
     /// Answer from the results as they were recorded then (from the audit history): a date (the end
@@ -94,7 +103,7 @@ fn view_of(params: &mut QueryParams) -> Result<ResultView, ApiError> {
 #[utoipa::path(
     operation_id = "getPlanProgress",
     tag = "progress",
-    params(("plan" = Option<i64>, Query, description = "Only this plan (its id)", example = 1, minimum = 1), AsOf),
+    params(PlanFilter, AsOf),
     responses((status = 200, description = "The roll-up", body = Rollup), ListErrors)
 )]
 #[get("/progress")]

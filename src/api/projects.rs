@@ -2,7 +2,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpRequest, HttpResponse};
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use utoipa::{IntoParams, ToSchema};
 
 use super::departments::DepartmentRef;
@@ -111,7 +111,7 @@ impl From<ProjectWithLinks> for Project {
 }
 
 /// Filters of projects.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ProjectParams {
     /// Only projects listed under this goal (its id).

@@ -27,8 +27,8 @@ pub mod documented {
     macro_rules! documented_as {
         ($(#[$doc:meta] $name:ident => $schema:expr;)*) => {$(
             #[$doc]
-            #[derive(Debug, serde::Deserialize)]
-            pub struct $name(pub String);
+            #[derive(Debug)]
+            pub struct $name;
 
             impl utoipa::PartialSchema for $name {
                 fn schema() -> RefOr<Schema> {
@@ -72,6 +72,20 @@ pub mod documented {
             .maximum(Some(super::MAX_OFFSET))
             .default(Some(0.into()))
             .into();
+        /// A position in the change feed (`since`): 0 for the start.
+        Cursor => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .default(Some(0.into()))
+            .into();
+        /// How many changes one answer lists: 1 to `changes::MAX_CHANGES`, that many by default.
+        ChangeLimit => ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(crate::api::changes::MAX_CHANGES))
+            .default(Some(crate::api::changes::MAX_CHANGES.into()))
+            .into();
         /// A record id (`QueryParams::id`): a positive integer.
         Id => ObjectBuilder::new()
             .schema_type(Type::Integer)
@@ -82,7 +96,7 @@ pub mod documented {
 }
 
 /// Filters every collection has.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CommonParams {
     /// Only records of this plan (its id).
@@ -94,7 +108,7 @@ pub struct CommonParams {
 }
 
 /// Paging of every collection.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size: 1 to 500, default 50; `all` streams every row, with `format=csv`.
@@ -142,7 +156,7 @@ impl std::str::FromStr for Format {
 }
 
 /// Output parameters of every collection.
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct OutputParams {
     /// `json` (default) or `csv`; `Accept: text/csv` also gives CSV. CSV has one header row of the

@@ -116,7 +116,7 @@ fn result_of(conn: &mut DbConnection, kpi: &KpiRow, year: i32) -> Result<KpiResu
         .ok_or_else(|| ApiError::not_found("result", format!("{year} of KPI {}", kpi.id)))
 }
 
-/// A year between the baseline and the target year, or a 400 that says the range.
+/// A year between the baseline and the target year, or a 422 that says the range.
 fn check_year(kpi: &KpiRow, year: i32) -> Result<(), ApiError> {
     if (kpi.baseline_year..=kpi.target_year).contains(&year) {
         return Ok(());

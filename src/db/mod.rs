@@ -435,16 +435,21 @@ macro_rules! sortable {
             keys: &[$crate::db::SortKey],
         ) -> $table::BoxedQuery<'a, $crate::db::Db> {
             use diesel::prelude::*;
+            // Every listed field is a column of the table: checked when this compiles.
+            $(let _ = $table::$field;)+
             // One ORDER BY of quoted, listed column names: diesel walks a chain of `then_order_by`
             // calls once per level for each level above it, in time exponential in its length.
             let mut terms: Vec<String> = keys
                 .iter()
-                .filter(|key| $fields.contains(&key.field.as_str()))
-                .map(|key| {
-                    let column = format!("\"{}\".\"{}\"", stringify!($table), key.field);
+                .filter_map(|key| {
+                    let field = $fields.iter().find(|field| **field == key.field)?;
+                    Some((field, key.descending))
+                })
+                .map(|(field, descending)| {
+                    let column = format!("\"{}\".\"{field}\"", stringify!($table));
                     // Empty values first going up, last going down, on both backends (Postgres
                     // would otherwise put NULLs the other way round).
-                    if key.descending {
+                    if descending {
                         format!("{column} IS NULL ASC, {column} DESC")
                     } else {
                         format!("{column} IS NULL DESC, {column} ASC")

@@ -126,7 +126,7 @@ pub struct PlanForm {
     #[serde(default)]
     #[schema(
         max_length = 2000,
-        pattern = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
+        pattern = "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
     )]
     pub source_url: Option<String>,
     /// When the source document was published (YYYY-MM-DD).
@@ -142,7 +142,7 @@ pub struct PlanForm {
     #[schema(
         example = "https://creativecommons.org/licenses/by/4.0/deed.ja",
         max_length = 2000,
-        pattern = "^https?://[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
+        pattern = "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
     )]
     pub licence_url: Option<String>,
 }
@@ -185,12 +185,19 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     }
     checks.year("period_start_year", form.period_start_year);
     checks.year("period_end_year", form.period_end_year);
-    if let Some(problem) = form
-        .grading_scheme
-        .as_deref()
-        .and_then(crate::domain::progress::scheme_problem)
-    {
-        checks.refuse("grading_scheme", problem);
+    if let Some(scheme) = form.grading_scheme.as_deref() {
+        // Its size and each grade's text are the document's bounds; the order of the steps a rule.
+        let bounds_met = (1..=crate::domain::progress::MAX_GRADES).contains(&scheme.len())
+            && scheme
+                .iter()
+                .all(|step| crate::domain::progress::grade_text_fits(&step.grade));
+        if let Some(problem) = crate::domain::progress::scheme_problem(scheme) {
+            if bounds_met {
+                checks.refuse("grading_scheme", problem);
+            } else {
+                checks.fail("grading_scheme", problem);
+            }
+        }
     }
     if form.period_end_year < form.period_start_year {
         checks.refuse("period_end_year", "must not be before period_start_year");

@@ -166,6 +166,16 @@ pub struct GradeStep {
     pub min: Option<f64>,
 }
 
+/// Most grades a scheme may have.
+pub const MAX_GRADES: usize = 10;
+
+/// A grade is 1 to 10 characters, not blank, without whitespace at either end or control
+/// characters: what `validate::text_pattern(10)` states in the document.
+pub fn grade_text_fits(grade: &str) -> bool {
+    let count = grade.chars().count();
+    (1..=10).contains(&count) && grade.trim() == grade && !grade.chars().any(char::is_control)
+}
+
 /// The grades a city gives by default: A (target met), B (80 % or more), C (50 % or more), D.
 pub fn default_scheme() -> Vec<GradeStep> {
     [("A", Some(1.0)), ("B", Some(0.8)), ("C", Some(0.5)), ("D", None)]
@@ -188,18 +198,17 @@ pub fn grade(scheme: &[GradeStep], achievement: Option<f64>) -> Option<String> {
 
 /// Why a scheme is unusable, if it is: steps in descending order, the last one catch-all.
 pub fn scheme_problem(scheme: &[GradeStep]) -> Option<String> {
-    if scheme.is_empty() || scheme.len() > 10 {
-        return Some("must have 1 to 10 grades".into());
+    if scheme.is_empty() || scheme.len() > MAX_GRADES {
+        return Some(format!("must have 1 to {MAX_GRADES} grades"));
     }
     if scheme.last().is_some_and(|step| step.min.is_some()) {
         return Some("the last grade must have `min: null`, so that every achievement gets a grade".into());
     }
     let mut previous = f64::INFINITY;
     for (index, step) in scheme.iter().enumerate() {
-        let grade = step.grade.trim();
-        if grade.is_empty() || grade.chars().count() > 10 || grade != step.grade {
+        if !grade_text_fits(&step.grade) {
             return Some(format!(
-                "grade {index} must be 1 to 10 characters without surrounding spaces"
+                "grade {index} must be 1 to 10 characters without surrounding spaces or control characters"
             ));
         }
         if scheme[..index].iter().any(|other| other.grade == step.grade) {

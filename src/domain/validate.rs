@@ -1,4 +1,4 @@
-//! Field validation that collects every failure, so one 400 names them all.
+//! Field validation that collects every failure, so that one answer (a 400 or a 422) names them all.
 
 use crate::error::{ApiError, FieldError};
 
@@ -26,10 +26,6 @@ pub fn is_local_government_code(code: &str) -> bool {
     (11 - sum % 11) % 10 == digits[5]
 }
 
-/// The failures of one input. A field that does not fit the document (a bound, a format) makes
-/// the answer a 400; one that fits but that a rule of the records refuses (a reference to a record
-/// that does not exist, a code taken, a year outside a KPI's period) only a 422, which names every
-/// failing field all the same.
 /// Unicode's control characters (`char::is_control`), as a regular-expression class body.
 pub const CONTROL_CLASS: &str = r"\u0000-\u001F\u007F-\u009F";
 /// Unicode's White_Space characters (`str::trim`), as a regular-expression class body: spelt out,
@@ -47,6 +43,10 @@ pub fn text_pattern(max: usize) -> String {
     format!("^[^{SPACE_CLASS}{CONTROL_CLASS}](?:[^{inner}]*[^{SPACE_CLASS}{CONTROL_CLASS}])?$")
 }
 
+/// The failures of one input. A field that does not fit the document (a bound, a format) makes
+/// the answer a 400; one that fits but that a rule of the records refuses (a reference to a record
+/// that does not exist, a code taken, a year outside a KPI's period) only a 422, which names every
+/// failing field all the same.
 #[derive(Debug, Default)]
 pub struct Checks {
     errors: Vec<FieldError>,
@@ -121,15 +121,21 @@ impl Checks {
     }
 
     /// An absolute http(s) URL.
-    /// As the document's pattern says: `http://` or `https://`, an ASCII host name with an optional
-    /// port, then a path without whitespace; and a URL the url crate reads.
+    /// As the document's pattern says: `http://` or `https://`, an ASCII host name (labels of letters,
+    /// digits and inner hyphens, the last starting with a letter, so that no host reads as a
+    /// number) with an optional port, then a path without whitespace; and a URL the url crate reads.
     pub fn url(&mut self, field: &str, value: &str) {
+        let label = |label: &str| {
+            !label.is_empty()
+                && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                && !label.starts_with('-')
+                && !label.ends_with('-')
+        };
         let plain_host = |authority: &str| {
             let (host, port) = authority.split_once(':').unwrap_or((authority, "1"));
-            let alphanumeric_ends = host.starts_with(|c: char| c.is_ascii_alphanumeric())
-                && host.ends_with(|c: char| c.is_ascii_alphanumeric());
-            alphanumeric_ends
-                && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            let last = host.rsplit('.').next().unwrap_or_default();
+            host.split('.').all(label)
+                && last.starts_with(|c: char| c.is_ascii_alphabetic())
                 && (1..=4).contains(&port.len())
                 && port.bytes().all(|b| b.is_ascii_digit())
         };

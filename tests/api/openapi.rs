@@ -168,6 +168,12 @@ fn every_operation_declares_its_security() {
                 ["admin", "kpis:write", "projects:write"].contains(&scope),
                 "{id}: {scope}"
             );
+            let words = format!(
+                "{} {}",
+                operation["summary"].as_str().unwrap_or(""),
+                operation["description"].as_str().unwrap_or("")
+            );
+            assert!(words.contains(scope), "{id}: its description names the scope `{scope}`");
             assert!(
                 operation["responses"]["401"].is_object() && operation["responses"]["403"].is_object(),
                 "{id}"

@@ -10,9 +10,7 @@ use strategy_api::dataset::Dataset;
 use strategy_api::db::seed::{self, SeedOutcome};
 use strategy_api::db::Database;
 
-use crate::helpers::{
-    assert_problem, fields_of, latest_cursor, refused_fields, seeded_database, spawn_app_on, token, TestApp,
-};
+use crate::helpers::{assert_problem, fields_of, latest_cursor, seeded_database, spawn_app_on, token, TestApp};
 
 /// The id of the one record a filtered listing finds.
 async fn id_of(app: &TestApp, path: &str) -> i64 {
@@ -507,19 +505,22 @@ on_both_backends! {
         assert_eq!(progress_of(&app, other_kpi).await["grade"], "C");
         assert_eq!(app.json(&format!("/api/v1/plans/{other_plan}")).await["grading_scheme"], default_scheme());
 
-        // Invalid schemes are refused on `grading_scheme` and change nothing.
+        // Invalid schemes are refused on `grading_scheme` and change nothing: off the document's
+        // bounds (1 to 10 grades of 1 to 10 characters) a 400, out of order a 422.
         let invalid = [
-            json!([]),
-            json!([{"grade": "A", "min": 0.5}, {"grade": "B", "min": 0.8}, {"grade": "C", "min": null}]),
-            json!([{"grade": "A", "min": 0.8}, {"grade": "B", "min": 0.8}, {"grade": "C", "min": null}]),
-            json!([{"grade": "A", "min": 1.0}, {"grade": "B", "min": 0.5}]),
-            json!([{"grade": "A", "min": 1.0}, {"grade": "A", "min": null}]),
-            json!([{"grade": "A", "min": null}, {"grade": "B", "min": null}]),
+            (json!([]), 400),
+            (json!([{"grade": " A", "min": null}]), 400),
+            (json!([{"grade": "A\u{7}", "min": null}]), 400),
+            (json!([{"grade": "A", "min": 0.5}, {"grade": "B", "min": 0.8}, {"grade": "C", "min": null}]), 422),
+            (json!([{"grade": "A", "min": 0.8}, {"grade": "B", "min": 0.8}, {"grade": "C", "min": null}]), 422),
+            (json!([{"grade": "A", "min": 1.0}, {"grade": "B", "min": 0.5}]), 422),
+            (json!([{"grade": "A", "min": 1.0}, {"grade": "A", "min": null}]), 422),
+            (json!([{"grade": "A", "min": null}, {"grade": "B", "min": null}]), 422),
         ];
-        for scheme in invalid {
+        for (scheme, status) in invalid {
             let etag = app.etag(&plan_path).await;
             let response = app.send(Method::PATCH, &plan_path, Some(&admin), Some(&etag), Some(&json!({"grading_scheme": scheme}))).await;
-            assert_eq!(refused_fields(response).await, ["grading_scheme"], "{scheme}");
+            assert_eq!(fields_of(response, status).await, ["grading_scheme"], "{scheme}");
             assert_eq!(app.etag(&plan_path).await, etag, "{scheme} changed the plan");
         }
         assert_eq!(app.json(&plan_path).await["grading_scheme"], marks());

@@ -1052,3 +1052,46 @@ on_both_backends! {
         assert_unauthorized(response, true, Some(&wrong), "audit with a token for another audience").await;
     }
 }
+
+on_both_backends! {
+    /// Every length the document states for a body's text field is the validator's: the longest
+    /// text it allows is accepted, one character more is a 400 naming the field.
+    async fn the_documented_lengths_of_body_fields_are_the_enforced_ones(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let refs = refs(&app).await;
+        let admin = token(&["admin"], None);
+        let document: Value = serde_json::from_str(&strategy_api::openapi::document_json()).unwrap();
+        let schemas = &document["components"]["schemas"];
+        let mut probed = 0;
+        let mut n = 100;
+        for (collection, form) in [
+            ("plans", "PlanForm"),
+            ("goals", "GoalForm"),
+            ("measures", "MeasureForm"),
+            ("initiatives", "InitiativeForm"),
+            ("kpis", "KpiForm"),
+            ("departments", "DepartmentForm"),
+            ("divisions", "DivisionForm"),
+            ("projects", "ProjectForm"),
+        ] {
+            for (field, schema) in schemas[form]["properties"].as_object().unwrap() {
+                let is_url = schema["pattern"].as_str().is_some_and(|pattern| pattern.starts_with("^https?"));
+                let Some(longest) = schema["maxLength"].as_u64().filter(|_| !is_url) else {
+                    continue;
+                };
+                let longest = longest as usize;
+                n += 1;
+                // Distinct text per record, so that codes and names stay unique in the plan.
+                let text = |length: usize| format!("{n}{}", "あ".repeat(length - n.to_string().len()));
+                let fits = with(&body(collection, &refs, n), json!({ field: text(longest) }));
+                let response = app.send(Method::POST, &format!("/api/v1/{collection}"), Some(&admin), None, Some(&fits)).await;
+                assert_eq!(response.status(), 201, "POST {collection} with a {longest}-character {field}");
+                let too_long = with(&body(collection, &refs, n + 1000), json!({ field: text(longest + 1) }));
+                let response = app.send(Method::POST, &format!("/api/v1/{collection}"), Some(&admin), None, Some(&too_long)).await;
+                assert_eq!(failing_fields(response).await, vec![field.to_string()], "POST {collection} with {} characters of {field}", longest + 1);
+                probed += 1;
+            }
+        }
+        assert!(probed >= 20, "only {probed} lengths probed");
+    }
+}
