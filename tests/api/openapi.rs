@@ -57,17 +57,12 @@ on_both_backends! {
     async fn documented_parameters_are_exactly_the_accepted_ones(backend) {
         let app = spawn_app(backend).await;
         let admin = token(&["admin"], None);
-        let document: Value = serde_json::from_str(&strategy_api::openapi::document_json()).unwrap();
         let mut checked = 0;
-        for (path, item) in document["paths"].as_object().unwrap() {
-            if path.contains('{') {
-                continue;
-            }
-            let Some(parameters) = item["get"]["parameters"].as_array() else { continue };
-            for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+        for (path, parameters) in query_parameters(&document()) {
+            for parameter in &parameters {
                 let name = parameter["name"].as_str().unwrap();
                 let value = sample_value(&parameter["schema"], &parameter["example"]);
-                let response = app.client.get(app.url(path)).query(&[(name, value.as_str())]).bearer_auth(&admin).send().await.unwrap();
+                let response = app.client.get(app.url(&path)).query(&[(name, value.as_str())]).bearer_auth(&admin).send().await.unwrap();
                 assert_eq!(response.status(), 200, "GET {path}?{name}={value}");
                 checked += 1;
             }
@@ -80,6 +75,25 @@ on_both_backends! {
 
 fn document() -> Value {
     serde_json::from_str(&strategy_api::openapi::document_json()).unwrap()
+}
+
+/// The query parameters of each GET without path parameters: (path, its query parameters).
+fn query_parameters(document: &Value) -> Vec<(String, Vec<Value>)> {
+    document["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(path, _)| !path.contains('{'))
+        .filter_map(|(path, item)| {
+            let parameters = item["get"]["parameters"].as_array()?;
+            let query = parameters
+                .iter()
+                .filter(|parameter| parameter["in"] == "query")
+                .cloned()
+                .collect();
+            Some((path.clone(), query))
+        })
+        .collect()
 }
 
 /// Every operation of the document: (method, path, operation).
@@ -294,14 +308,9 @@ on_both_backends! {
     async fn documented_bounds_are_the_enforced_ones(backend) {
         let app = spawn_app(backend).await;
         let admin = token(&["admin"], None);
-        let document = document();
         let mut probed = 0;
-        for (path, item) in document["paths"].as_object().unwrap() {
-            if path.contains('{') {
-                continue;
-            }
-            let Some(parameters) = item["get"]["parameters"].as_array() else { continue };
-            for parameter in parameters.iter().filter(|p| p["in"] == "query") {
+        for (path, parameters) in query_parameters(&document()) {
+            for parameter in &parameters {
                 let name = parameter["name"].as_str().unwrap();
                 let schema = &parameter["schema"];
                 let mut cases: Vec<(String, u16)> = Vec::new();
@@ -323,7 +332,7 @@ on_both_backends! {
                     assert!(pattern.is_match("件数 調査"), "{path} {name}");
                 }
                 for (value, status) in cases {
-                    let response = app.client.get(app.url(path)).query(&[(name, value.as_str())]).bearer_auth(&admin).send().await.unwrap();
+                    let response = app.client.get(app.url(&path)).query(&[(name, value.as_str())]).bearer_auth(&admin).send().await.unwrap();
                     assert_eq!(response.status(), status, "GET {path}?{name}={}", value.chars().take(20).collect::<String>());
                     probed += 1;
                 }
