@@ -83,7 +83,10 @@ pub fn document() -> serde_json::Value {
         .get_or_insert_with(Default::default)
         .responses
         .extend(responses::all());
-    for item in document.paths.paths.values_mut() {
+    for (path, item) in document.paths.paths.iter_mut() {
+        if let Some(read) = item.get.as_mut().filter(|_| path.starts_with(crate::api::API_BASE)) {
+            with_conditional_read(read);
+        }
         for operation in operations(item) {
             with_sort_fields(operation);
             with_middleware_responses(operation);
@@ -184,6 +187,37 @@ fn with_sort_fields(operation: &mut Operation) {
             .example(Some(serde_json::json!([format!("-{}", fields[0])])))
             .build();
     }
+}
+
+/// Streamed answers, which the conditional-GET middleware passes on untouched.
+const STREAMED: &[&str] = &["exportPlan", "exportPlanZip"];
+
+/// What the conditional-GET middleware (`middleware::conditional_get`) does for every other API
+/// read: `If-None-Match` with the answer's ETag (or `If-Modified-Since`) is a 304 without a body.
+fn with_conditional_read(operation: &mut Operation) {
+    use utoipa::openapi::path::ParameterIn;
+    use utoipa::openapi::ResponseBuilder;
+    use utoipa::IntoParams;
+    if STREAMED.contains(&operation.operation_id.as_deref().unwrap_or_default()) {
+        return;
+    }
+    let parameters = operation.parameters.get_or_insert_with(Vec::new);
+    for parameter in crate::api::records::ConditionalGet::into_params(|| Some(ParameterIn::Header)) {
+        if !parameters.iter().any(|known| known.name == parameter.name) {
+            parameters.push(parameter);
+        }
+    }
+    operation
+        .responses
+        .responses
+        .entry("304".to_string())
+        .or_insert_with(|| {
+            RefOr::T(
+                ResponseBuilder::new()
+                    .description("Not modified since the ETag in If-None-Match (or the time in If-Modified-Since)")
+                    .build(),
+            )
+        });
 }
 
 /// What the request-limits middleware (`middleware::limits`) may answer before any handler runs:

@@ -524,11 +524,10 @@ macro_rules! record_endpoints {
         #[utoipa::path(
             operation_id = concat!("get", $name),
             tag = $tag,
-            params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1), $crate::api::records::ConditionalGet),
+            params(("id" = i64, Path, description = "Record id", example = 1, minimum = 1)),
             responses(
                 (status = 200, description = "The record", body = $view,
                  headers(("ETag" = String, description = "Strong validator of this representation; send it in If-Match to write"))),
-                (status = 304, description = "Not modified since the ETag in If-None-Match"),
                 $crate::error::ItemErrors,
             )
         )]
@@ -617,11 +616,11 @@ pub struct IfMatch {
     pub if_match: String,
 }
 
-/// The conditional header of every single-record GET.
+/// The conditional header of every API read (`middleware::conditional_get`).
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct ConditionalGet {
-    /// An ETag from an earlier GET: answers 304 without a body when the record is unchanged.
+    /// An ETag from an earlier GET: answers 304 without a body while the answer is unchanged.
     #[param(rename = "If-None-Match")]
     pub if_none_match: Option<String>,
 }
