@@ -370,3 +370,24 @@ on_both_backends! {
         assert!(checked >= 10, "only {checked} reads checked");
     }
 }
+
+/// `openapi::SORTABLE` is keyed by operationId: every collection that takes `sort` must be in it,
+/// or its `sort` would fall back to a free-form string.
+#[test]
+fn every_sort_parameter_lists_its_collections_fields() {
+    let document = document();
+    let mut sorted = 0;
+    for (_, path, operation) in operations(&document) {
+        let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+        for parameter in parameters.iter().filter(|parameter| parameter["name"] == "sort") {
+            let fields = parameter["schema"]["items"]["enum"].as_array();
+            assert!(
+                fields.is_some_and(|fields| fields.contains(&Value::from("id"))),
+                "{path}: {parameter}"
+            );
+            assert_eq!(parameter["explode"], false, "{path}");
+            sorted += 1;
+        }
+    }
+    assert!(sorted >= 10, "only {sorted} collections sort");
+}
