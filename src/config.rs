@@ -55,6 +55,10 @@ pub struct Config {
     #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 65_536, value_parser = clap::value_parser!(u64).range(1024..=16_777_216), global = true)]
     pub max_body_bytes: u64,
 
+    /// Largest accepted body of an import (a whole plan, a results sheet), in bytes.
+    #[arg(long, env = "MAX_IMPORT_BYTES", default_value_t = 33_554_432, value_parser = clap::value_parser!(u64).range(65_536..=268_435_456), global = true)]
+    pub max_import_bytes: u64,
+
     /// Seconds a client has to send a request's headers (and to close after a response): a slow
     /// client cannot hold a connection open.
     #[arg(long, env = "CLIENT_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]

@@ -35,6 +35,11 @@ pub enum ApiError {
     Conflict(String),
     #[error("the body must be application/json")]
     UnsupportedMediaType,
+    /// A body of a kind the endpoint does not take, with the kinds it does.
+    #[error("the body must be {0}")]
+    UnsupportedMediaTypeOf(&'static str),
+    #[error("the body is larger than {0} bytes")]
+    ContentTooLarge(usize),
     #[error("the request target is longer than {0} bytes")]
     UriTooLong(usize),
     #[error("the request headers are larger than {0} bytes in all")]
@@ -109,6 +114,15 @@ impl ApiError {
         }
     }
 
+    /// Several fields that rules of the records refuse (a 422), each named in the detail.
+    pub fn refusals(errors: Vec<FieldError>) -> Self {
+        let names: Vec<String> = errors.iter().map(|error| format!("`{}`", error.field)).collect();
+        ApiError::Unprocessable {
+            detail: format!("invalid field(s): {}", names.join(", ")),
+            errors,
+        }
+    }
+
     /// A body field that does not fit: named in the detail and in `errors`.
     pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let error = FieldError {
@@ -118,6 +132,25 @@ impl ApiError {
         ApiError::BadRequest {
             detail: format!("invalid field `{}`: {}", error.field, error.message),
             errors: vec![error],
+        }
+    }
+
+    /// The same failure with its fields named for another place: `rename` maps each field's name
+    /// (a form's `target.value` as the revision's `value`, an imported record's as a JSON Pointer).
+    pub fn renamed(self, rename: impl Fn(&str) -> String) -> Self {
+        let rename_all = |errors: Vec<FieldError>| -> Vec<FieldError> {
+            errors
+                .into_iter()
+                .map(|error| FieldError {
+                    field: rename(&error.field),
+                    message: error.message,
+                })
+                .collect()
+        };
+        match self {
+            ApiError::BadRequest { errors, .. } => ApiError::fields(rename_all(errors)),
+            ApiError::Unprocessable { errors, .. } => ApiError::refusals(rename_all(errors)),
+            other => other,
         }
     }
 
@@ -154,7 +187,8 @@ impl ResponseError for ApiError {
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
-            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::UnsupportedMediaType | ApiError::UnsupportedMediaTypeOf(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::ContentTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,

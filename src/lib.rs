@@ -11,3 +11,4 @@ pub mod error;
 pub mod middleware;
 pub mod openapi;
 pub mod startup;
+pub mod transfer;

@@ -9,6 +9,7 @@ use strategy_api::db::synthetic;
 use strategy_api::db::write::{self, TokenRow};
 use strategy_api::db::{self, Database};
 use strategy_api::startup::Application;
+use strategy_api::transfer::files::{self, FileFormat};
 
 #[derive(Parser)]
 #[command(
@@ -38,6 +39,25 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Write a whole plan to standard output (or --output): the plan document or the zip of CSVs.
+    Export {
+        /// The plan's code, like atsugi-2.
+        #[arg(long)]
+        plan: String,
+        #[arg(long, value_enum, default_value = "json")]
+        format: FileFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short)]
+        output: Option<std::path::PathBuf>,
+    },
+    /// Create a plan from a plan document (as `export` writes it), in one transaction.
+    Import {
+        /// The plan document (JSON); `-` reads standard input.
+        file: std::path::PathBuf,
+        /// Check everything and print what would be created, changing nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Issue, revoke and list API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -121,6 +141,38 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             Ok(())
         }
         Command::Token(command) => token(&config, command),
+        Command::Export { plan, format, output } => {
+            let database = open(&config);
+            database.run_blocking(db::migrate)?;
+            match output {
+                Some(path) => files::export(
+                    database,
+                    &plan,
+                    format,
+                    &mut std::io::BufWriter::new(std::fs::File::create(path)?),
+                ),
+                None => files::export(database, &plan, format, &mut std::io::stdout().lock()),
+            }
+        }
+        Command::Import { file, dry_run } => {
+            let document = if file.as_os_str() == "-" {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut std::io::stdin(), &mut bytes)?;
+                bytes
+            } else {
+                std::fs::read(&file)?
+            };
+            let database = open(&config);
+            database.run_blocking(db::migrate)?;
+            match files::import(&database, &document, dry_run) {
+                Ok((plan_id, created)) => {
+                    let report = serde_json::json!({"dry_run": dry_run, "plan_id": plan_id, "created": created});
+                    println!("{}", serde_json::to_string_pretty(&report)?);
+                    Ok(())
+                }
+                Err(problem) => Err(describe(&problem).into()),
+            }
+        }
         Command::Serve => {
             Authenticator::from_config(&config)?;
             let database = open(&config);
@@ -208,6 +260,24 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
         }
     }
     Ok(())
+}
+
+/// A refused import, every failing place on a line of its own.
+fn describe(problem: &strategy_api::error::ApiError) -> String {
+    use strategy_api::error::ApiError;
+    match problem {
+        ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. } => {
+            let lines: Vec<String> = errors
+                .iter()
+                .map(|error| format!("  {}: {}", error.field, error.message))
+                .collect();
+            format!(
+                "the document was not imported; nothing was written:\n{}",
+                lines.join("\n")
+            )
+        }
+        other => format!("the document was not imported; nothing was written: {other}"),
+    }
 }
 
 fn open(config: &Config) -> Database {

@@ -270,6 +270,12 @@ pub struct RequestLimits {
     client_timeout: Duration,
     request_timeout: Duration,
     max_body_bytes: usize,
+    max_import_bytes: usize,
+}
+
+/// Paths whose bodies are whole files (a plan, a results sheet), under `max_import_bytes`.
+pub fn is_import(path: &str) -> bool {
+    path.ends_with("/import")
 }
 
 impl RequestLimits {
@@ -280,6 +286,16 @@ impl RequestLimits {
             client_timeout: Duration::from_secs(config.client_timeout_secs),
             request_timeout: Duration::from_secs(config.request_timeout_secs),
             max_body_bytes: usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX),
+            max_import_bytes: usize::try_from(config.max_import_bytes).unwrap_or(usize::MAX),
+        }
+    }
+
+    /// The largest body a request to `path` may send.
+    pub fn body_limit(&self, path: &str) -> usize {
+        if is_import(path) {
+            self.max_import_bytes
+        } else {
+            self.max_body_bytes
         }
     }
 
@@ -317,8 +333,8 @@ impl RequestLimits {
     /// Reads a write's body within the client timeout (up to one byte past the limit, so the
     /// handler still answers 413), and hands it on: a client trickling a body cannot hold a request.
     async fn buffer_body(&self, request: &mut ServiceRequest) -> Result<(), ApiError> {
+        let limit = self.body_limit(request.path()).saturating_add(1);
         let mut payload = request.take_payload();
-        let limit = self.max_body_bytes.saturating_add(1);
         let read = async {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {

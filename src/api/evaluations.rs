@@ -16,7 +16,7 @@ use crate::db::goals::CommonFilter;
 use crate::db::kpis::KpiFilter;
 use crate::db::results::ResultView;
 use crate::db::write::Operation;
-use crate::db::Database;
+use crate::db::{Database, DbConnection};
 use crate::domain::progress::Status;
 use crate::domain::validate::{Checks, MAX_NAME};
 use crate::error::{ApiError, CreateErrors, ItemErrors, ListErrors};
@@ -62,7 +62,14 @@ pub struct EvaluationItem {
     #[schema(example = "increase")]
     pub direction: String,
     pub baseline_value: Option<String>,
+    /// The target the KPI was judged against: the current one when the evaluation was frozen.
     pub target_value: Option<String>,
+    pub target_year: Option<i32>,
+    /// The original target where it had been revised by then (else null), and the achievement
+    /// against it.
+    pub original_target_value: Option<String>,
+    pub original_target_year: Option<i32>,
+    pub original_achievement: Option<f64>,
     /// Year of the result evaluated (the latest up to the fiscal year), null without one.
     pub result_year: Option<i32>,
     pub result_value: Option<String>,
@@ -110,6 +117,10 @@ impl From<ItemRow> for EvaluationItem {
             direction: row.direction,
             baseline_value: row.baseline_value,
             target_value: row.target_value,
+            target_year: row.target_year,
+            original_target_value: row.original_target_value,
+            original_target_year: row.original_target_year,
+            original_achievement: row.original_achievement,
             result_year: row.result_year,
             result_value: row.result_value,
             achievement: row.achievement,
@@ -129,6 +140,16 @@ impl From<&Kpi> for ItemRow {
             direction: kpi.direction.as_str().to_string(),
             baseline_value: kpi.baseline.value_text.clone(),
             target_value: kpi.target.value_text.clone(),
+            target_year: Some(kpi.target.year),
+            original_target_value: kpi
+                .target_revisions
+                .first()
+                .and_then(|revision| revision.previous.value_text.clone()),
+            original_target_year: kpi.target_revisions.first().map(|revision| revision.previous.year),
+            original_achievement: kpi
+                .original_target_progress
+                .as_ref()
+                .and_then(|progress| progress.achievement),
             result_year: kpi.progress.latest_year,
             result_value: kpi.progress.latest_value_text.clone(),
             achievement: kpi.progress.achievement,
@@ -137,6 +158,21 @@ impl From<&Kpi> for ItemRow {
             grade: kpi.progress.grade.clone(),
         }
     }
+}
+
+/// Every evaluation of a plan with its items, oldest first (for the export).
+pub(crate) fn of_plan(conn: &mut DbConnection, plan_id: i64) -> Result<Vec<Evaluation>, ApiError> {
+    let page = crate::db::Page {
+        limit: i64::from(i32::MAX),
+        offset: 0,
+        sort: Vec::new(),
+    };
+    let mut evaluations = Vec::new();
+    for summary in store::list(conn, plan_id, page)?.items {
+        let (row, items) = store::get(conn, plan_id, summary.id)?;
+        evaluations.push(Evaluation::new(row, items));
+    }
+    Ok(evaluations)
 }
 
 impl Evaluation {
@@ -204,7 +240,15 @@ pub async fn create(
                 up_to_year: Some(form.fiscal_year),
             };
             let items: Vec<ItemRow> = rollup(conn, &filter, view)?.items.iter().map(ItemRow::from).collect();
-            let id = store::create(conn, plan_id, form.fiscal_year, &form.title, writer.subject(), &items)?;
+            let id = store::create(
+                conn,
+                plan_id,
+                form.fiscal_year,
+                &form.title,
+                writer.subject(),
+                crate::db::now(),
+                &items,
+            )?;
             let (row, items) = store::get(conn, plan_id, id)?;
             let after = records::to_json(&Evaluation::new(row, items))?;
             records::audit_write(conn, &writer, "evaluation", id, Operation::Create, None, Some(&after))?;
@@ -265,7 +309,7 @@ pub struct FormatParams {
     responses(
         (status = 200, description = "The evaluation", content(
             (Evaluation = "application/json"),
-            (String = "text/csv", example = "kpi_code,kpi_name,unit,direction,baseline_value,target_value,result_year,result_value,achievement,expected,status,grade\\r\\n")
+            (String = "text/csv", example = "kpi_code,kpi_name,unit,direction,baseline_value,target_value,target_year,original_target_value,original_target_year,original_achievement,result_year,result_value,achievement,expected,status,grade\\r\\n")
         )),
         ItemErrors,
     )
@@ -316,6 +360,10 @@ fn csv_of(items: &[EvaluationItem]) -> Result<Vec<u8>, ApiError> {
             "direction",
             "baseline_value",
             "target_value",
+            "target_year",
+            "original_target_value",
+            "original_target_year",
+            "original_achievement",
             "result_year",
             "result_value",
             "achievement",
@@ -326,6 +374,7 @@ fn csv_of(items: &[EvaluationItem]) -> Result<Vec<u8>, ApiError> {
         .map_err(failed)?;
     let text = |value: &Option<String>| value.clone().unwrap_or_default();
     let number = |value: Option<f64>| value.map(|value| value.to_string()).unwrap_or_default();
+    let year = |value: Option<i32>| value.map(|year| year.to_string()).unwrap_or_default();
     for item in items {
         writer
             .write_record([
@@ -335,7 +384,11 @@ fn csv_of(items: &[EvaluationItem]) -> Result<Vec<u8>, ApiError> {
                 item.direction.clone(),
                 text(&item.baseline_value),
                 text(&item.target_value),
-                item.result_year.map(|year| year.to_string()).unwrap_or_default(),
+                year(item.target_year),
+                text(&item.original_target_value),
+                year(item.original_target_year),
+                number(item.original_achievement),
+                year(item.result_year),
                 text(&item.result_value),
                 number(item.achievement),
                 number(item.expected),

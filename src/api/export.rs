@@ -32,6 +32,8 @@ pub struct PlanExport {
     pub departments: Vec<Department>,
     pub goals: Vec<GoalExport>,
     pub projects: Vec<Project>,
+    /// The plan's frozen evaluations, oldest first.
+    pub evaluations: Vec<super::evaluations::Evaluation>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -80,7 +82,7 @@ fn of_plan(plan: i64) -> CommonFilter {
     }
 }
 
-fn goal_ids(conn: &mut DbConnection, plan: i64) -> Result<Vec<i64>, ApiError> {
+pub(crate) fn goal_ids(conn: &mut DbConnection, plan: i64) -> Result<Vec<i64>, ApiError> {
     Ok(goal_store::list_goals(conn, &of_plan(plan), everything())?
         .items
         .into_iter()
@@ -88,12 +90,12 @@ fn goal_ids(conn: &mut DbConnection, plan: i64) -> Result<Vec<i64>, ApiError> {
         .collect())
 }
 
-fn departments(conn: &mut DbConnection, plan: i64) -> Result<Vec<Department>, ApiError> {
+pub(crate) fn departments(conn: &mut DbConnection, plan: i64) -> Result<Vec<Department>, ApiError> {
     let listing = department_store::list_departments(conn, &of_plan(plan), everything())?;
     Ok(listing.items.into_iter().map(Department::from).collect())
 }
 
-fn projects(conn: &mut DbConnection, plan: i64) -> Result<Vec<Project>, ApiError> {
+pub(crate) fn projects(conn: &mut DbConnection, plan: i64) -> Result<Vec<Project>, ApiError> {
     let filter = ProjectFilter {
         common: of_plan(plan),
         ..Default::default()
@@ -106,7 +108,7 @@ fn projects(conn: &mut DbConnection, plan: i64) -> Result<Vec<Project>, ApiError
 }
 
 /// One goal's tree with KPIs, results and project tables: a fixed number of queries.
-fn goal_export(conn: &mut DbConnection, goal_id: i64) -> Result<GoalExport, ApiError> {
+pub(crate) fn goal_export(conn: &mut DbConnection, goal_id: i64) -> Result<GoalExport, ApiError> {
     let (goal, measures, initiatives) = goal_store::goal_tree(conn, goal_id)?;
     let filter = KpiFilter {
         goal: Some(goal_id),
@@ -158,6 +160,22 @@ fn goal_export(conn: &mut DbConnection, goal_id: i64) -> Result<GoalExport, ApiE
     })
 }
 
+/// The whole plan in memory, as the streamed export writes it (for the command line).
+pub fn plan_export(conn: &mut DbConnection, plan_id: i64) -> Result<PlanExport, ApiError> {
+    let plan = PlanRecord::load(conn, plan_id)?;
+    let goals = goal_ids(conn, plan_id)?
+        .into_iter()
+        .map(|goal| goal_export(conn, goal))
+        .collect::<Result<_, _>>()?;
+    Ok(PlanExport {
+        plan,
+        departments: departments(conn, plan_id)?,
+        goals,
+        projects: projects(conn, plan_id)?,
+        evaluations: super::evaluations::of_plan(conn, plan_id)?,
+    })
+}
+
 fn value<T: Serialize>(item: &T) -> Result<serde_json::Value, ApiError> {
     serde_json::to_value(item).map_err(|error| ApiError::Internal(error.to_string()))
 }
@@ -170,11 +188,13 @@ fn json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
 enum Step {
     Goal(usize),
     Projects,
+    Evaluations,
     Done,
 }
 
 /// The whole plan as one nested JSON document: plan and departments, then one goal at a time
-/// (measures → initiatives → KPIs with progress and results, project tables), then projects.
+/// (measures → initiatives → KPIs with progress, target revisions and results, project tables),
+/// then projects and evaluations. `POST /plans/import` takes it back as it is.
 #[utoipa::path(
     operation_id = "exportPlan",
     tag = "plans",
@@ -216,6 +236,13 @@ pub async fn export_json(db: web::Data<Database>, plan: web::Path<i64>) -> Resul
                 Step::Projects => {
                     let chunk = db
                         .run(move |conn| json(&projects(conn, plan_id)?))
+                        .await
+                        .map(|body| [body, br#","evaluations":"#.to_vec()].concat());
+                    (chunk, Step::Evaluations)
+                }
+                Step::Evaluations => {
+                    let chunk = db
+                        .run(move |conn| json(&super::evaluations::of_plan(conn, plan_id)?))
                         .await
                         .map(|mut body| {
                             body.push(b'}');
@@ -410,7 +437,7 @@ fn batch(
 }
 
 /// Writes the zip into `sink` file by file, batch by batch, and the README last.
-async fn write_zip(
+pub async fn write_zip(
     db: std::sync::Arc<Database>,
     plan: i64,
     code: String,

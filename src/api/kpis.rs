@@ -14,7 +14,7 @@ use crate::db::{Database, DbConnection};
 use crate::domain::era;
 use crate::domain::kpi::{decimal_value, Direction, YearType};
 use crate::domain::progress::{self, GradeStep, Status};
-use crate::error::{ApiError, ListErrors};
+use crate::error::{ApiError, FieldError, ListErrors};
 
 /// A KPI (重要業績評価指標) of an initiative.
 #[derive(Debug, Serialize, ToSchema)]
@@ -41,12 +41,17 @@ pub struct Kpi {
     pub direction: Direction,
     /// The value when the strategy was drawn up (現状値).
     pub baseline: Measurement,
-    /// The value to reach (目標値).
+    /// The value to reach (目標値): the current one, after any revisions.
     pub target: Measurement,
+    /// How the target was revised (目標値の見直し), oldest first: the first one's `previous` is
+    /// the original target. Revised through `POST /kpis/{id}/target-revisions`, never by a patch.
+    pub target_revisions: Vec<super::target_revisions::TargetRevision>,
     /// Where its figures come from (a survey, a statistic, a URL), if stated.
     pub source: Option<String>,
-    /// How far the KPI has come, from its latest yearly result.
+    /// How far the KPI has come, from its latest yearly result, against the current target.
     pub progress: Progress,
+    /// The same against the original target, where the target was revised (else null).
+    pub original_target_progress: Option<Progress>,
     /// Bumped by every write of the record.
     #[schema(example = 1)]
     pub version: i64,
@@ -72,7 +77,7 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    fn new(value_text: Option<String>, year: i32, year_type: &str) -> Self {
+    pub(super) fn new(value_text: Option<String>, year: i32, year_type: &str) -> Self {
         // The column only ever holds values written through `YearType::as_str`.
         let year_type = year_type.parse().unwrap_or(YearType::Fiscal);
         Measurement {
@@ -132,6 +137,15 @@ impl Progress {
 impl From<KpiFacts> for Kpi {
     fn from(facts: KpiFacts) -> Self {
         let progress = Progress::of(&facts.kpi, facts.latest.as_ref(), &facts.scheme);
+        let original_target_progress = facts
+            .with_original_target()
+            .map(|original| Progress::of(&original, facts.latest.as_ref(), &facts.scheme));
+        let year_type = facts.kpi.target_year_type.clone();
+        let target_revisions = facts
+            .revisions
+            .into_iter()
+            .map(|row| super::target_revisions::TargetRevision::new(row, &year_type))
+            .collect();
         let row = facts.kpi;
         Kpi {
             id: row.id,
@@ -144,8 +158,10 @@ impl From<KpiFacts> for Kpi {
             direction: row.direction.parse().unwrap_or(Direction::Increase),
             baseline: Measurement::new(row.baseline_value, row.baseline_year, &row.baseline_year_type),
             target: Measurement::new(row.target_value, row.target_year, &row.target_year_type),
+            target_revisions,
             source: row.source,
             progress,
+            original_target_progress,
             version: row.version,
             updated_at: utc(row.updated_at),
         }
@@ -258,7 +274,34 @@ impl Record for KpiRecord {
     }
 
     fn validate(conn: &mut DbConnection, input: &KpiForm, id: Option<i64>) -> Result<(), ApiError> {
-        store::validate(conn, input, id)
+        let rules = store::validate(conn, input, id);
+        // A target changed in place would silently change every achievement read against it.
+        let Some(id) = id else { return rules };
+        let stored = store::get(conn, id)?;
+        let revised: Vec<FieldError> = [
+            ("target.value", input.target.value != stored.target_value),
+            ("target.year", input.target.year != stored.target_year),
+        ]
+        .into_iter()
+        .filter(|(_, changed)| *changed)
+        .map(|(field, _)| FieldError {
+            field: field.into(),
+            message: format!(
+                "is revised with POST /api/v1/kpis/{id}/target-revisions, which keeps the original target and the reason"
+            ),
+        })
+        .collect();
+        match rules {
+            Ok(()) if revised.is_empty() => Ok(()),
+            Ok(()) => Err(ApiError::refusals(revised)),
+            Err(ApiError::Unprocessable { mut errors, .. }) => {
+                // A field another rule refuses already says what is wrong with it.
+                let named: Vec<String> = errors.iter().map(|error| error.field.clone()).collect();
+                errors.extend(revised.into_iter().filter(|error| !named.contains(&error.field)));
+                Err(ApiError::refusals(errors))
+            }
+            Err(other) => Err(other),
+        }
     }
 
     fn insert(conn: &mut DbConnection, input: &KpiForm) -> Result<i64, ApiError> {
@@ -271,10 +314,10 @@ impl Record for KpiRecord {
     }
 
     fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError> {
-        Ok(crate::db::dependents(&[(
-            results::count_of_kpi(conn, id)?,
-            "yearly results",
-        )]))
+        Ok(crate::db::dependents(&[
+            (results::count_of_kpi(conn, id)?, "yearly results"),
+            (crate::db::revisions::count_of_kpi(conn, id)?, "target revisions"),
+        ]))
     }
 
     fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {

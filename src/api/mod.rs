@@ -7,6 +7,7 @@ pub mod evaluations;
 pub mod export;
 pub mod goals;
 pub mod health;
+pub mod imports;
 pub mod kpis;
 pub mod plans;
 pub mod progress;
@@ -14,6 +15,7 @@ pub mod projects;
 mod query;
 pub mod records;
 pub mod results;
+pub mod target_revisions;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -36,6 +38,7 @@ pub fn configure(config: &mut ServiceConfig) {
         utoipa_actix_web::scope(API_BASE)
             .service(plans::list)
             .service(plans::create)
+            .service(imports::import_plan)
             .service(plans::get)
             .service(plans::update)
             .service(plans::delete)
@@ -64,6 +67,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(kpis::get)
             .service(kpis::update)
             .service(kpis::delete)
+            .service(target_revisions::revise)
             .service(results::list)
             .service(results::get)
             .service(results::put)

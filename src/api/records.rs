@@ -127,6 +127,15 @@ impl Writer {
         &self.principal.subject
     }
 
+    /// Who the audit records of an import name.
+    pub fn actor(&self) -> crate::transfer::load::Actor<'_> {
+        crate::transfer::load::Actor {
+            subject: &self.principal.subject,
+            jti: &self.principal.jti,
+            method: &self.method,
+        }
+    }
+
     /// A revoked `jti` is refused by every instance: the revocation lives in the database.
     pub fn check_not_revoked(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
         if write::is_revoked(conn, &self.principal.jti)? {
@@ -160,7 +169,7 @@ pub(super) fn json_body(request: &HttpRequest, body: &[u8]) -> Result<Value, Api
 const MAX_NESTING: usize = 16;
 
 /// The deepest nesting of `[` and `{` in a JSON text, outside strings.
-fn nesting_depth(body: &[u8]) -> usize {
+pub(crate) fn nesting_depth(body: &[u8]) -> usize {
     let (mut depth, mut deepest, mut in_string, mut escaped) = (0usize, 0usize, false, false);
     for &byte in body {
         if in_string {
@@ -316,7 +325,7 @@ pub fn merge_patch(target: &mut Value, patch: &Value) {
     }
 }
 
-pub(super) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
+pub(crate) fn to_json<T: Serialize>(value: &T) -> Result<Vec<u8>, ApiError> {
     serde_json::to_vec(value).map_err(|error| ApiError::Internal(error.to_string()))
 }
 
@@ -364,12 +373,33 @@ pub async fn patch<R: Record>(
     id: i64,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
-    writer.principal.require(R::SCOPE)?;
-    let condition = writer.precondition()?;
     let patch = json_body(request, body)?;
     if !patch.is_object() {
         return Err(ApiError::bad_field("body", "a merge patch must be a JSON object"));
     }
+    change::<R>(db, writer, id, move |conn, writer, before| {
+        let mut editable =
+            serde_json::to_value(R::input_of(before)).map_err(|error| ApiError::Internal(error.to_string()))?;
+        merge_patch(&mut editable, &patch);
+        let parsed = parse_input::<R::Input>(editable)?;
+        let rules = R::validate(conn, &parsed.input, Some(id));
+        let input = parsed.finish(rules)?;
+        R::authorize(&writer.principal, conn, Some(before), Some(&input))?;
+        R::update(conn, id, &input)
+    })
+    .await
+}
+
+/// Any change of one record under If-Match, in one transaction with its audit record: `apply`
+/// writes it, given the record as it was (a merge patch, a revision of a KPI's target).
+pub async fn change<R: Record>(
+    db: &Database,
+    writer: Writer,
+    id: i64,
+    apply: impl FnOnce(&mut DbConnection, &Writer, &R::View) -> Result<(), ApiError> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
+    writer.principal.require(R::SCOPE)?;
+    let condition = writer.precondition()?;
     let after = db
         .write(move |conn| {
             let before = R::load(conn, id)?;
@@ -378,14 +408,7 @@ pub async fn patch<R: Record>(
                 return Err(ApiError::PreconditionFailed);
             }
             R::authorize(&writer.principal, conn, Some(&before), None)?;
-            let mut editable =
-                serde_json::to_value(R::input_of(&before)).map_err(|error| ApiError::Internal(error.to_string()))?;
-            merge_patch(&mut editable, &patch);
-            let parsed = parse_input::<R::Input>(editable)?;
-            let rules = R::validate(conn, &parsed.input, Some(id));
-            let input = parsed.finish(rules)?;
-            R::authorize(&writer.principal, conn, Some(&before), Some(&input))?;
-            R::update(conn, id, &input)?;
+            apply(conn, &writer, &before)?;
             let after = to_json(&R::load(conn, id)?)?;
             audit::<R>(conn, &writer, id, Operation::Update, Some(&before_json), Some(&after))?;
             Ok(after)

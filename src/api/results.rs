@@ -43,6 +43,10 @@ pub struct KpiResult {
     pub note: Option<String>,
     /// Where the figure comes from: a survey, a statistic, a URL.
     pub source: Option<String>,
+    /// The responsible division's analysis of the figure (要因分析).
+    pub analysis: Option<String>,
+    /// What the division will do next (今後の方向性).
+    pub next_steps: Option<String>,
     #[schema(example = 1)]
     pub version: i64,
     pub updated_at: DateTime<Utc>,
@@ -91,6 +95,18 @@ pub struct ResultForm {
     #[serde(default)]
     #[schema(example = "市民意識調査", min_length = 1, max_length = 200)]
     pub source: Option<String>,
+    /// The responsible division's analysis of the figure (要因分析).
+    #[serde(default)]
+    #[schema(example = "イベントの再開により交流が回復した。", min_length = 1, max_length = 2000)]
+    pub analysis: Option<String>,
+    /// What the division will do next (今後の方向性).
+    #[serde(default)]
+    #[schema(
+        example = "オンライン交流を併用して件数を維持する。",
+        min_length = 1,
+        max_length = 2000
+    )]
+    pub next_steps: Option<String>,
 }
 
 pub(super) fn view(kpi: &KpiRow, row: ResultRow) -> KpiResult {
@@ -105,6 +121,8 @@ pub(super) fn view(kpi: &KpiRow, row: ResultRow) -> KpiResult {
         status: row.status,
         note: row.note,
         source: row.source,
+        analysis: row.analysis,
+        next_steps: row.next_steps,
         version: row.version,
         updated_at: utc(row.updated_at),
     }
@@ -117,7 +135,7 @@ fn result_of(conn: &mut DbConnection, kpi: &KpiRow, year: i32) -> Result<KpiResu
 }
 
 /// A year between the baseline and the target year, or a 422 that says the range.
-fn check_year(kpi: &KpiRow, year: i32) -> Result<(), ApiError> {
+pub(crate) fn check_year(kpi: &KpiRow, year: i32) -> Result<(), ApiError> {
     if (kpi.baseline_year..=kpi.target_year).contains(&year) {
         return Ok(());
     }
@@ -132,7 +150,7 @@ fn check_year(kpi: &KpiRow, year: i32) -> Result<(), ApiError> {
     checks.finish()
 }
 
-fn values_of(form: ResultForm) -> Result<ResultValues, ApiError> {
+pub(crate) fn values_of(form: ResultForm) -> Result<ResultValues, ApiError> {
     let mut checks = Checks::default();
     let status = match form.status {
         None | Some(ResultStatus::Measured) => MEASURED,
@@ -155,12 +173,19 @@ fn values_of(form: ResultForm) -> Result<ResultValues, ApiError> {
     if let Some(source) = &form.source {
         checks.text("source", source, MAX_NAME);
     }
+    for (field, text) in [("analysis", &form.analysis), ("next_steps", &form.next_steps)] {
+        if let Some(text) = text {
+            checks.text(field, text, MAX_DESCRIPTION);
+        }
+    }
     checks.finish()?;
     Ok(ResultValues {
         value: form.value,
         status,
         note: form.note,
         source: form.source,
+        analysis: form.analysis,
+        next_steps: form.next_steps,
     })
 }
 

@@ -41,6 +41,10 @@ pub struct ItemRow {
     pub expected: Option<f64>,
     pub status: String,
     pub grade: Option<String>,
+    pub target_year: Option<i32>,
+    pub original_target_value: Option<String>,
+    pub original_target_year: Option<i32>,
+    pub original_achievement: Option<f64>,
 }
 
 /// Stores an evaluation with its items; returns its id. Runs inside the serialising write
@@ -51,6 +55,7 @@ pub fn create(
     fiscal_year: i32,
     title: &str,
     created_by: &str,
+    created_at: NaiveDateTime,
     items: &[ItemRow],
 ) -> Result<i64, ApiError> {
     diesel::insert_into(evaluations::table)
@@ -59,7 +64,7 @@ pub fn create(
             evaluations::fiscal_year.eq(fiscal_year),
             evaluations::title.eq(title),
             evaluations::created_by.eq(created_by),
-            evaluations::created_at.eq(super::now()),
+            evaluations::created_at.eq(created_at),
         ))
         .execute(conn)?;
     let id: i64 = evaluations::table

@@ -7,6 +7,7 @@ pub mod kpis;
 pub mod plans;
 pub mod projects;
 pub mod results;
+pub mod revisions;
 pub mod schema;
 pub mod seed;
 pub mod synthetic;

@@ -73,6 +73,14 @@ pub fn get(conn: &mut DbConnection, id: i64) -> Result<(PlanRow, Vec<CorrectionR
     Ok((plan, corrections))
 }
 
+pub fn id_of_code(conn: &mut DbConnection, code: &str) -> Result<Option<i64>, ApiError> {
+    Ok(plans::table
+        .filter(plans::code.eq(code))
+        .select(plans::id)
+        .first(conn)
+        .optional()?)
+}
+
 pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
     Ok(plans::table
         .find(id)
@@ -145,6 +153,29 @@ pub struct PlanForm {
         pattern = "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
     )]
     pub licence_url: Option<String>,
+}
+
+/// A correction of the published text, as the plan's source states it.
+pub struct Correction<'a> {
+    pub record: &'a str,
+    pub field: &'a str,
+    pub published: &'a str,
+    pub normalised: &'a str,
+    pub reason: &'a str,
+}
+
+pub fn add_correction(conn: &mut DbConnection, plan_id: i64, correction: &Correction) -> Result<(), ApiError> {
+    diesel::insert_into(source_corrections::table)
+        .values((
+            source_corrections::plan_id.eq(plan_id),
+            source_corrections::record.eq(correction.record),
+            source_corrections::field.eq(correction.field),
+            source_corrections::published.eq(correction.published),
+            source_corrections::normalised.eq(correction.normalised),
+            source_corrections::reason.eq(correction.reason),
+        ))
+        .execute(conn)?;
+    Ok(())
 }
 
 pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Result<(), ApiError> {

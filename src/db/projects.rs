@@ -462,3 +462,20 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
     diesel::delete(projects::table.find(id)).execute(conn)?;
     Ok(())
 }
+
+/// Places a project in its initiative's table (an import keeps the table's order as given).
+pub fn set_appearance_position(
+    conn: &mut DbConnection,
+    project_id: i64,
+    initiative_id: i64,
+    position: i32,
+) -> Result<(), ApiError> {
+    diesel::update(
+        project_appearances::table
+            .filter(project_appearances::project_id.eq(project_id))
+            .filter(project_appearances::initiative_id.eq(initiative_id)),
+    )
+    .set(project_appearances::position.eq(position))
+    .execute(conn)?;
+    Ok(())
+}

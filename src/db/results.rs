@@ -30,6 +30,8 @@ pub struct ResultRow {
     pub status: String,
     pub note: Option<String>,
     pub source: Option<String>,
+    pub analysis: Option<String>,
+    pub next_steps: Option<String>,
     pub version: i64,
     pub updated_at: NaiveDateTime,
 }
@@ -41,6 +43,8 @@ pub struct ResultValues {
     pub status: &'static str,
     pub note: Option<String>,
     pub source: Option<String>,
+    pub analysis: Option<String>,
+    pub next_steps: Option<String>,
 }
 
 pub fn of_kpi(conn: &mut DbConnection, kpi: i64) -> Result<Vec<ResultRow>, ApiError> {
@@ -140,6 +144,8 @@ fn result_from_json(json: &str) -> Option<ResultRow> {
         status: text("status")?,
         note: text("note"),
         source: text("source"),
+        analysis: text("analysis"),
+        next_steps: text("next_steps"),
         version: value["version"].as_i64().unwrap_or(1),
         updated_at: chrono::DateTime::parse_from_rfc3339(value["updated_at"].as_str()?)
             .ok()?
@@ -160,6 +166,8 @@ pub fn put(conn: &mut DbConnection, kpi: i64, year: i32, values: &ResultValues) 
         kpi_results::status.eq(values.status),
         kpi_results::note.eq(&values.note),
         kpi_results::source.eq(&values.source),
+        kpi_results::analysis.eq(&values.analysis),
+        kpi_results::next_steps.eq(&values.next_steps),
         kpi_results::version.eq(kpi_results::version + 1),
         kpi_results::updated_at.eq(now),
     ))
@@ -175,6 +183,8 @@ pub fn put(conn: &mut DbConnection, kpi: i64, year: i32, values: &ResultValues) 
             kpi_results::status.eq(values.status),
             kpi_results::note.eq(&values.note),
             kpi_results::source.eq(&values.source),
+            kpi_results::analysis.eq(&values.analysis),
+            kpi_results::next_steps.eq(&values.next_steps),
             kpi_results::created_at.eq(now),
             kpi_results::updated_at.eq(now),
         ))
@@ -252,9 +262,24 @@ pub struct KpiFacts {
     pub kpi: KpiRow,
     pub latest: Option<ResultRow>,
     pub scheme: Vec<GradeStep>,
+    /// Revisions of its target, oldest first.
+    pub revisions: Vec<super::revisions::RevisionRow>,
 }
 
-/// Adds latest results and grading schemes to KPI rows: two queries, whatever the number of rows.
+impl KpiFacts {
+    /// The KPI as it was before its target was first revised, if it was.
+    pub fn with_original_target(&self) -> Option<KpiRow> {
+        let first = self.revisions.first()?;
+        Some(KpiRow {
+            target_value: first.previous_value.clone(),
+            target_year: first.previous_year,
+            ..self.kpi.clone()
+        })
+    }
+}
+
+/// Adds latest results, grading schemes and target revisions to KPI rows: three queries, whatever
+/// the number of rows.
 pub fn facts(conn: &mut DbConnection, rows: Vec<super::kpis::KpiRow>) -> Result<Vec<KpiFacts>, ApiError> {
     facts_under(conn, rows, ResultView::default())
 }
@@ -271,10 +296,12 @@ pub fn facts_under(
     plan_ids.dedup();
     let mut latest = latest_of(conn, &ids, view)?;
     let schemes = schemes_of(conn, &plan_ids)?;
+    let mut revisions = super::revisions::of_kpis(conn, &ids)?;
     Ok(rows
         .into_iter()
         .map(|kpi| KpiFacts {
             latest: latest.remove(&kpi.id),
+            revisions: revisions.remove(&kpi.id).unwrap_or_default(),
             scheme: schemes.get(&kpi.plan_id).cloned().unwrap_or_else(default_scheme),
             kpi,
         })

@@ -172,6 +172,22 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        analysis -> Nullable<Text>,
+        next_steps -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    kpi_target_revisions (id) {
+        id -> BigInt,
+        kpi_id -> BigInt,
+        previous_value -> Nullable<Text>,
+        previous_year -> Integer,
+        value -> Nullable<Text>,
+        year -> Integer,
+        reason -> Text,
+        revised_by -> Text,
+        revised_at -> Timestamp,
     }
 }
 
@@ -183,6 +199,7 @@ diesel::table! {
 }
 
 diesel::joinable!(kpi_results -> kpis (kpi_id));
+diesel::joinable!(kpi_target_revisions -> kpis (kpi_id));
 diesel::joinable!(kpi_search_grams -> kpis (kpi_id));
 diesel::joinable!(source_corrections -> plans (plan_id));
 diesel::joinable!(divisions -> departments (department_id));
@@ -207,6 +224,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     project_appearances,
     project_divisions,
     kpi_results,
+    kpi_target_revisions,
     kpi_search_grams,
 );
 
@@ -273,5 +291,9 @@ diesel::table! {
         expected -> Nullable<Double>,
         status -> Text,
         grade -> Nullable<Text>,
+        target_year -> Nullable<Integer>,
+        original_target_value -> Nullable<Text>,
+        original_target_year -> Nullable<Integer>,
+        original_achievement -> Nullable<Double>,
     }
 }

@@ -6,8 +6,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 
 use super::schema::{
-    departments, divisions, goals, initiatives, kpis, measures, plans, project_appearances, project_divisions,
-    projects, source_corrections,
+    departments, divisions, goals, initiatives, kpis, measures, plans, project_appearances, project_divisions, projects,
 };
 use super::DbConnection;
 use crate::dataset::Dataset;
@@ -19,14 +18,6 @@ use crate::error::ApiError;
 pub enum SeedOutcome {
     Loaded { plan_id: i64 },
     AlreadyPresent { plan_id: i64 },
-}
-
-fn plan_id_by_code(conn: &mut DbConnection, code: &str) -> QueryResult<Option<i64>> {
-    plans::table
-        .filter(plans::code.eq(code))
-        .select(plans::id)
-        .first(conn)
-        .optional()
 }
 
 /// Inserts one row and reads back its id by its unique (plan, code): portable across backends,
@@ -43,13 +34,13 @@ macro_rules! insert_coded {
 }
 
 pub fn seed(conn: &mut DbConnection, dataset: &Dataset) -> Result<SeedOutcome, ApiError> {
-    if let Some(plan_id) = plan_id_by_code(conn, &dataset.plan.code)? {
+    if let Some(plan_id) = super::plans::id_of_code(conn, &dataset.plan.code)? {
         return Ok(SeedOutcome::AlreadyPresent { plan_id });
     }
     match super::write::write_transaction(conn, |conn| load(conn, dataset)) {
         Ok(plan_id) => Ok(SeedOutcome::Loaded { plan_id }),
         // Another instance seeding the same database at the same moment won the race.
-        Err(error) => match plan_id_by_code(conn, &dataset.plan.code)? {
+        Err(error) => match super::plans::id_of_code(conn, &dataset.plan.code)? {
             Some(plan_id) => Ok(SeedOutcome::AlreadyPresent { plan_id }),
             None => Err(error),
         },
@@ -78,19 +69,21 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
             plans::updated_at.eq(now),
         ))
         .execute(conn)?;
-    let plan_id = plan_id_by_code(conn, &plan.code)?.ok_or_else(|| ApiError::Internal("plan vanished".into()))?;
+    let plan_id =
+        super::plans::id_of_code(conn, &plan.code)?.ok_or_else(|| ApiError::Internal("plan vanished".into()))?;
 
     for correction in &dataset.normalisations {
-        diesel::insert_into(source_corrections::table)
-            .values((
-                source_corrections::plan_id.eq(plan_id),
-                source_corrections::record.eq(&correction.record),
-                source_corrections::field.eq(&correction.field),
-                source_corrections::published.eq(&correction.published),
-                source_corrections::normalised.eq(&correction.normalised),
-                source_corrections::reason.eq(&correction.reason),
-            ))
-            .execute(conn)?;
+        super::plans::add_correction(
+            conn,
+            plan_id,
+            &super::plans::Correction {
+                record: &correction.record,
+                field: &correction.field,
+                published: &correction.published,
+                normalised: &correction.normalised,
+                reason: &correction.reason,
+            },
+        )?;
     }
 
     let mut division_ids = HashMap::new();

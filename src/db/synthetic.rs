@@ -142,8 +142,8 @@ fn copy_statements(base: i64, first_new: i64) -> Vec<String> {
             same("kpis", "nk", "ok")
         ),
         format!(
-            "INSERT INTO kpi_results (kpi_id, year, value, status, note, source, created_at, updated_at) \
-             SELECT nk.id, r.year, r.value, r.status, r.note, r.source, r.created_at, r.updated_at \
+            "INSERT INTO kpi_results (kpi_id, year, value, status, note, source, analysis, next_steps, created_at, updated_at) \
+             SELECT nk.id, r.year, r.value, r.status, r.note, r.source, r.analysis, r.next_steps, r.created_at, r.updated_at \
              FROM kpi_results r JOIN kpis ok ON ok.id = r.kpi_id {new_plans} {} WHERE ok.plan_id = {base} ORDER BY np.id, r.id",
             same("kpis", "nk", "ok")
         ),

@@ -16,7 +16,7 @@ async fn race_on_one_record(apps: &[TestApp]) {
 
     let editors = (0..EDITORS).map(|editor| {
         let app = &apps[editor % apps.len()];
-        let body = json!({"target": {"value": format!("99.{:02}", editor + 11)}});
+        let body = json!({"source": format!("市民意識調査（第{}回）", editor + 11)});
         let (item, etag, admin) = (item.clone(), etag.clone(), admin.clone());
         async move {
             let response = app
@@ -37,7 +37,7 @@ async fn race_on_one_record(apps: &[TestApp]) {
     );
 
     let after = apps[apps.len() - 1].json(&item).await;
-    assert_eq!(after["target"]["value_text"], winners[0].1["target"]["value"]);
+    assert_eq!(after["source"], winners[0].1["source"]);
     assert_eq!(after["version"], kpi["version"].as_i64().unwrap() + 1);
 
     let history = apps[0]

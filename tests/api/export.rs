@@ -64,7 +64,7 @@ on_both_backends! {
         let mut readme = String::new();
         for index in 0..archive.len() {
             let mut file = archive.by_index(index).unwrap();
-            let name = file.name().to_string();
+            let name = file.name().expect("a UTF-8 name").to_string();
             let mut text = String::new();
             file.read_to_string(&mut text).unwrap();
             if name == "README.md" {

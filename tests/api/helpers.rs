@@ -116,6 +116,15 @@ pub fn seeded_database(backend: Backend) -> String {
     url
 }
 
+/// A new database with the schema and no plan: where a city loads its own.
+pub fn migrated_database(backend: Backend) -> String {
+    let url = fresh_database(backend);
+    Database::new(&url, 2, Duration::from_secs(10))
+        .run_blocking(db::migrate)
+        .expect("database migrated");
+    url
+}
+
 /// A new, empty database: a SQLite file or a Postgres database named after this process.
 pub fn fresh_database(backend: Backend) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -258,6 +267,26 @@ impl TestApp {
             request = request.json(body);
         }
         request.send().await.expect("request sent")
+    }
+
+    /// Revises a KPI's target under its current ETag (`path` is the KPI's); answers the KPI.
+    pub async fn revise_target(&self, path: &str, token: &str, revision: Value) -> Value {
+        let etag = self.etag(path).await;
+        let response = self
+            .send(
+                reqwest::Method::POST,
+                &format!("{path}/target-revisions"),
+                Some(token),
+                Some(&etag),
+                Some(&revision),
+            )
+            .await;
+        let status = response.status();
+        let text = response.text().await.unwrap();
+        assert_eq!(status, 200, "POST {path}/target-revisions {revision}: {text}");
+        let kpi: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(kpi, self.json(path).await, "the 200 body is what GET returns");
+        kpi
     }
 
     /// The current ETag of a record.

@@ -181,7 +181,8 @@ on_both_backends! {
         let mut expected = json!({
             "kpi_id": kpi, "year": 2022, "year_type": "fiscal", "label": "令和4(2022)年度",
             "value": 26, "value_text": "26", "status": "measured", "note": null,
-            "source": "市民協働推進課調べ", "version": 1, "updated_at": created["updated_at"],
+            "source": "市民協働推進課調べ", "analysis": null, "next_steps": null,
+            "version": 1, "updated_at": created["updated_at"],
         });
         assert_eq!(created, expected);
         let first_etag = app.etag(&result_path(kpi, 2022)).await;

@@ -263,7 +263,7 @@ async fn prepared_app_on(database_url: &str) -> (TestApp, i64) {
             nth("kpis", 11).await,
             json!({"name": "AYUCOカード取得率", "unit": "%"}),
         ),
-        ("suzuki", nth("kpis", 20).await, json!({"target": {"year": 2025}})),
+        ("suzuki", nth("kpis", 20).await, json!({"source": "市民意識調査"})),
         ("tanaka", nth("projects", 2).await, json!({"account": "一般会計"})),
         ("admin-2", nth("departments", 1).await, json!({"name": "DX推進部"})),
         ("suzuki", nth("divisions", 6).await, json!({"name": "ＤＸ推進課"})),
@@ -282,6 +282,15 @@ async fn prepared_app_on(database_url: &str) -> (TestApp, i64) {
             .await;
         assert_eq!(response.status(), 200, "PATCH {path} {change}");
     }
+    // A target moves only by a revision, which the sort then sees like any other write.
+    let revised = nth("kpis", 20).await;
+    let target = app.json(&revised).await["target"]["value_text"].clone();
+    app.revise_target(
+        &revised,
+        &admin_as("suzuki"),
+        json!({"value": target, "year": 2025, "reason": "前倒し"}),
+    )
+    .await;
     let plans = [
         ("atsugi-3", "第3期厚木市まち・ひと・しごと創生総合戦略", 2027, 2031),
         ("Atsugi-0", "Atsugi Strategy (draft)", 2021, 2025),

@@ -1,0 +1,122 @@
+//! `POST /plans/import`: a whole plan from the document `GET /plans/{id}/export` writes.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{post, web, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use super::records::{self, Writer};
+use super::QueryParams;
+use crate::auth::Scope;
+use crate::db::Database;
+use crate::error::ApiError;
+use crate::middleware::RequestLimits;
+use crate::transfer::document::PlanDocument;
+use crate::transfer::load::{self, Counts};
+
+/// What an import created, or in a dry run would create.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ImportReport {
+    /// True when nothing was written: the document was only checked.
+    pub dry_run: bool,
+    /// The new plan's id (null in a dry run).
+    pub plan_id: Option<i64>,
+    #[schema(example = "atsugi-3")]
+    pub plan_code: String,
+    /// Records created per table.
+    pub created: Counts,
+}
+
+/// Whether to check only.
+#[derive(Debug, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DryRunParams {
+    /// `true`: check everything and answer what would be created, changing nothing.
+    #[param(example = false)]
+    pub dry_run: Option<bool>,
+}
+
+/// The body of an import, up to the import limit (larger than a single record's).
+pub(super) async fn file_body(request: &HttpRequest, mut payload: web::Payload) -> Result<web::Bytes, ApiError> {
+    let limit = request
+        .app_data::<web::Data<RequestLimits>>()
+        .map_or(usize::MAX, |limits| limits.body_limit(request.path()));
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|error| ApiError::bad_field("body", format!("could not be read: {error}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(ApiError::ContentTooLarge(limit));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body.freeze())
+}
+
+fn content_type(request: &HttpRequest) -> String {
+    let value = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or("");
+    value.split(';').next().unwrap_or("").trim().to_ascii_lowercase()
+}
+
+/// Create a whole plan (admin) from the document `GET /plans/{id}/export` answers: departments,
+/// divisions, goals, measures, initiatives, KPIs with target revisions and results, projects with
+/// their divisions and appearances, evaluations, grading scheme, corrections and catalogue fields,
+/// in one transaction, each record audited and in the change feed. Ids are assigned anew; codes
+/// are kept; what the export derives (ids, progress, labels, versions, times) is ignored. Every
+/// failing place is named by its JSON Pointer, and nothing is written unless all of it is valid.
+#[utoipa::path(
+    operation_id = "importPlan",
+    tag = "plans",
+    params(DryRunParams),
+    request_body(content = PlanDocument, content_type = "application/json",
+        description = "A plan document, as the export writes it (up to MAX_IMPORT_BYTES, 32 MiB by default)"),
+    security(("bearer" = ["admin"])),
+    responses(
+        (status = 201, description = "Created", body = ImportReport, headers(("Location" = String, description = "The new plan"))),
+        (status = 200, description = "Dry run: what would be created; nothing was written", body = ImportReport),
+        crate::error::CreateErrors,
+    )
+)]
+#[post("/plans/import")]
+pub async fn import_plan(
+    db: web::Data<Database>,
+    writer: Writer,
+    request: HttpRequest,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    writer.require(Scope::Admin)?;
+    let mut params = QueryParams::parse(request.query_string())?;
+    let dry_run = params.boolean("dry_run")?.unwrap_or(false);
+    params.finish()?;
+    if content_type(&request) != "application/json" {
+        return Err(ApiError::UnsupportedMediaTypeOf("application/json"));
+    }
+    let document = PlanDocument::parse(&file_body(&request, payload).await?)?;
+    let report = db
+        .write(move |conn| {
+            let actor = writer.actor();
+            let (plan_id, created) = if dry_run {
+                load::dry_run(conn, &document, actor.subject)?
+            } else {
+                let (plan_id, created) = load::import(conn, &document, actor.subject)?;
+                load::audit_created(conn, &actor, plan_id)?;
+                (Some(plan_id), created)
+            };
+            Ok(ImportReport {
+                dry_run,
+                plan_id,
+                plan_code: document.plan_code().unwrap_or_default().to_string(),
+                created,
+            })
+        })
+        .await?;
+    let body = records::to_json(&report)?;
+    Ok(match report.plan_id {
+        Some(id) => records::written(StatusCode::CREATED, body, Some(format!("/api/v1/plans/{id}"))),
+        None => records::written(StatusCode::OK, body, None),
+    })
+}

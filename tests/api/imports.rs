@@ -1,0 +1,309 @@
+//! Whole plans in and out: `POST /plans/import` takes what `GET /plans/{id}/export` writes, on
+//! both databases, over HTTP and from the command line.
+
+use std::process::Command;
+
+use reqwest::Method;
+use serde_json::{json, Value};
+
+use crate::helpers::{
+    assert_problem, failing_fields, fields_of, latest_cursor, migrated_database, refused_fields, seeded_database,
+    spawn_app_on, token, Backend, TestApp,
+};
+
+/// The document without what a new database assigns anew: ids and the times of writes.
+fn without_ids_and_times(value: &Value) -> Value {
+    match value {
+        Value::Object(object) => Value::Object(
+            object
+                .iter()
+                .filter(|(key, _)| !(key.as_str() == "id" || key.ends_with("_id") || key.as_str() == "updated_at"))
+                .map(|(key, value)| (key.clone(), without_ids_and_times(value)))
+                .collect(),
+        ),
+        Value::Array(items) => Value::Array(items.iter().map(without_ids_and_times).collect()),
+        other => other.clone(),
+    }
+}
+
+async fn export_of(app: &TestApp, code: &str) -> (Value, usize) {
+    let plan = &app.json(&format!("/api/v1/plans?code={code}")).await["items"][0];
+    let response = app.get(&format!("/api/v1/plans/{}/export", plan["id"])).await;
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().await.unwrap();
+    (serde_json::from_slice(&bytes).unwrap(), bytes.len())
+}
+
+async fn import(app: &TestApp, document: &Value, query: &str) -> reqwest::Response {
+    app.send(
+        Method::POST,
+        &format!("/api/v1/plans/import{query}"),
+        Some(&token(&["admin"], None)),
+        None,
+        Some(document),
+    )
+    .await
+}
+
+/// Imports `document` into an empty database and checks that its export is the same document.
+async fn round_trip(backend: Backend, document: &Value) -> TestApp {
+    let target = spawn_app_on(&migrated_database(backend)).await;
+    assert_eq!(target.json("/api/v1/plans").await["total"], 0);
+    let response = import(&target, document, "").await;
+    let status = response.status();
+    let location = response
+        .headers()
+        .get("location")
+        .map(|value| value.to_str().unwrap().to_string());
+    let report: Value = response.json().await.unwrap();
+    assert_eq!(status, 201, "{report}");
+    assert_eq!(location, Some(format!("/api/v1/plans/{}", report["plan_id"])));
+    let code = document["plan"]["code"].as_str().unwrap();
+    let (again, _) = export_of(&target, code).await;
+    assert_eq!(
+        without_ids_and_times(&again),
+        without_ids_and_times(document),
+        "export → import → export"
+    );
+    target
+}
+
+on_both_backends! {
+    /// The bundled plan (larger than a single record's body limit) survives export → import →
+    /// export; a dry run answers the same counts and writes nothing; every record is audited and
+    /// in the change feed.
+    async fn the_bundled_plan_round_trips_through_an_empty_database(backend) {
+        let source = spawn_app_on(&seeded_database(backend)).await;
+        let (document, size) = export_of(&source, "atsugi-2").await;
+        assert!(size > 65_536, "the document ({size} bytes) is larger than MAX_BODY_BYTES");
+
+        let target = spawn_app_on(&migrated_database(backend)).await;
+        let cursor = latest_cursor(&target).await;
+        let checked = import(&target, &document, "?dry_run=true").await;
+        assert_eq!(checked.status(), 200);
+        let report: Value = checked.json().await.unwrap();
+        let expected = json!({
+            "plans": 1, "source_corrections": 2, "departments": 16, "divisions": 47, "goals": 4, "measures": 13,
+            "initiatives": 26, "kpis": 45, "kpi_target_revisions": 0, "kpi_results": 0, "projects": 147,
+            "project_divisions": 151, "project_appearances": 161, "evaluations": 0, "evaluation_items": 0,
+        });
+        assert_eq!(report, json!({"dry_run": true, "plan_id": null, "plan_code": "atsugi-2", "created": expected}));
+        assert_eq!(target.json("/api/v1/plans").await["total"], 0, "a dry run writes nothing");
+        assert_eq!(latest_cursor(&target).await, cursor);
+
+        let response = import(&target, &document, "").await;
+        assert_eq!(response.status(), 201);
+        let report: Value = response.json().await.unwrap();
+        assert_eq!(report["created"], expected, "the dry run said what the import did");
+        let (again, _) = export_of(&target, "atsugi-2").await;
+        assert_eq!(without_ids_and_times(&again), without_ids_and_times(&document));
+
+        let changes = target.json(&format!("/api/v1/changes?since={cursor}&limit=1000")).await;
+        let created = |resource: &str| {
+            changes["items"].as_array().unwrap().iter().filter(|item| item["resource"] == resource && item["operation"] == "create").count()
+        };
+        assert_eq!((created("plan"), created("kpi"), created("project"), created("division")), (1, 45, 147, 47));
+
+        // The same plan code again is a conflict, and changes nothing.
+        let cursor = latest_cursor(&target).await;
+        let conflict = import(&target, &document, "").await;
+        let problem = assert_problem(conflict, 409).await;
+        assert!(problem["detail"].as_str().unwrap().contains("atsugi-2"), "{problem}");
+        assert_eq!(latest_cursor(&target).await, cursor);
+    }
+}
+
+on_both_backends! {
+    /// A plan with results (with the division's commentary), target revisions and a frozen
+    /// evaluation round-trips with all of them.
+    async fn a_plan_with_results_revisions_and_evaluations_round_trips(backend) {
+        let source = spawn_app_on(&seeded_database(backend)).await;
+        let writer = token(&["kpis:write"], None);
+        let kpi = |code: &str| format!("/api/v1/kpis/{}", code);
+        let id_of = |page: Value| page["items"][0]["id"].clone();
+        let first = kpi(&id_of(source.json("/api/v1/kpis?code=1-1-1-1").await).to_string());
+        let second = kpi(&id_of(source.json("/api/v1/kpis?code=2-1-1-1").await).to_string());
+        let results = [
+            (&first, 2020, json!({"value": "24", "source": "市民協働推進課調べ", "analysis": "交流事業の再開", "next_steps": "オンライン交流を併用する"})),
+            (&first, 2021, json!({"status": "not_measurable", "note": "感染症の影響で調査を中止"})),
+            (&second, 2022, json!({"value": 98.90})),
+        ];
+        for (path, year, body) in &results {
+            let response = source.send(Method::PUT, &format!("{path}/results/{year}"), Some(&writer), None, Some(body)).await;
+            assert_eq!(response.status(), 201, "{body}");
+        }
+        source.revise_target(&first, &writer, json!({"value": "35", "year": 2026, "reason": "上方修正"})).await;
+        source.revise_target(&first, &writer, json!({"value": "33.5", "year": 2025, "reason": "再度の見直し"})).await;
+        let plan = source.json("/api/v1/plans?code=atsugi-2").await["items"][0]["id"].clone();
+        let frozen = source
+            .send(Method::POST, &format!("/api/v1/plans/{plan}/evaluations"), Some(&token(&["admin"], None)), None, Some(&json!({"fiscal_year": 2022, "title": "令和4年度 効果検証"})))
+            .await;
+        assert_eq!(frozen.status(), 201);
+
+        let (document, _) = export_of(&source, "atsugi-2").await;
+        let target = round_trip(backend, &document).await;
+        let (imported, _) = export_of(&target, "atsugi-2").await;
+        let kpi = &imported["goals"][0]["measures"][0]["initiatives"][0]["kpis"][0];
+        assert_eq!(kpi["target_revisions"].as_array().unwrap().len(), 2);
+        assert_eq!(kpi["results"][0]["analysis"], "交流事業の再開");
+        assert_eq!(imported["evaluations"][0]["title"], "令和4年度 効果検証");
+        assert_eq!(imported["evaluations"][0]["created_at"], document["evaluations"][0]["created_at"], "kept as frozen");
+    }
+}
+
+/// A copy of the bundled plan's document under another code.
+async fn next_plan(app: &TestApp) -> Value {
+    let (mut document, _) = export_of(app, "atsugi-2").await;
+    document["plan"]["code"] = json!("atsugi-3");
+    document
+}
+
+on_both_backends! {
+    /// Every failing place is named by its JSON Pointer, in one answer, and nothing is written:
+    /// a record that does not fit is a 400 (rule failures are listed with it), rules alone a 422.
+    async fn every_failing_place_is_named_and_nothing_is_written(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let cursor = latest_cursor(&app).await;
+        let mut document = next_plan(&app).await;
+        document["goals"][2]["measures"][0]["initiatives"][0]["kpis"][0]["target"]["value_text"] = json!("abc");
+        document["goals"][0]["measures"][0]["initiatives"][0]["kpis"][1]["name"] = json!("");
+        document["projects"][3]["divisions"][0]["code"] = json!("D99-99");
+        document["goals"][1]["measures"][1]["initiatives"][0]["kpis"][0]["results"] =
+            json!([{"year": 2022, "value": "1"}, {"year": 1990, "value": "2"}, {"year": 2023, "status": "not_measurable"}]);
+        document["departments"][1].as_object_mut().unwrap().remove("name");
+        let response = import(&app, &document, "").await;
+        assert_eq!(
+            failing_fields(response).await,
+            [
+                "/departments/1/name",
+                "/goals/0/measures/0/initiatives/0/kpis/1/name",
+                "/goals/1/measures/1/initiatives/0/kpis/0/results/1/year",
+                "/goals/1/measures/1/initiatives/0/kpis/0/results/2/note",
+                "/goals/2/measures/0/initiatives/0/kpis/0/target/value_text",
+                "/projects/3/divisions/0/code",
+            ]
+        );
+
+        // Rules alone: a 422, here with a revision chain that does not hold.
+        let mut document = next_plan(&app).await;
+        let kpi = &mut document["goals"][0]["measures"][0]["initiatives"][0]["kpis"][0];
+        kpi["target_revisions"] = json!([{
+            "previous": {"value_text": "30", "year": 2026, "year_type": "fiscal"},
+            "target": {"value_text": "32", "year": 2026, "year_type": "fiscal"},
+            "reason": "r", "revised_by": "planning", "revised_at": "2024-04-01T00:00:00Z",
+        }]);
+        document["projects"][0]["appearances"][0]["initiative_code"] = json!("9-9-9");
+        document["evaluations"] = json!([{"fiscal_year": 2023, "title": "t", "created_at": "2024-06-01T00:00:00Z",
+            "items": [{"kpi_code": "9-9-9-9", "kpi_name": "x", "unit": "件", "direction": "increase", "baseline_value": null,
+                       "target_value": "1", "result_year": null, "result_value": null, "achievement": null, "expected": null,
+                       "status": "no_data", "grade": null}]}]);
+        let response = import(&app, &document, "?dry_run=true").await;
+        assert_eq!(
+            refused_fields(response).await,
+            [
+                "/evaluations/0/items/0/kpi_code",
+                "/goals/0/measures/0/initiatives/0/kpis/0/target",
+                "/projects/0/appearances/0/initiative_code",
+            ]
+        );
+        assert_eq!(app.json("/api/v1/plans").await["total"], 1);
+        assert_eq!(latest_cursor(&app).await, cursor, "nothing was written");
+    }
+}
+
+on_both_backends! {
+    /// Only admins import; the body is a JSON plan document; the query is checked.
+    async fn imports_are_for_admins_and_take_json(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let document = next_plan(&app).await;
+        let path = "/api/v1/plans/import";
+        let forbidden = app.send(Method::POST, path, Some(&token(&["kpis:write"], None)), None, Some(&document)).await;
+        assert_problem(forbidden, 403).await;
+        let anonymous = app.send(Method::POST, path, None, None, Some(&document)).await;
+        assert_problem(anonymous, 401).await;
+        let text = reqwest::Client::new()
+            .post(app.url(path))
+            .bearer_auth(token(&["admin"], None))
+            .header("content-type", "text/plain")
+            .body(document.to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_problem(text, 415).await;
+        let query = import(&app, &document, "?dry_run=yes").await;
+        assert_eq!(failing_fields(query).await, ["dry_run"]);
+        let not_json = reqwest::Client::new()
+            .post(app.url(path))
+            .bearer_auth(token(&["admin"], None))
+            .header("content-type", "application/json")
+            .body("{\"plan\": ")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(fields_of(not_json, 400).await, ["body"]);
+        let shapeless = import(&app, &json!({"plan": document["plan"].clone()}), "").await;
+        assert_eq!(failing_fields(shapeless).await, ["/departments"]);
+    }
+}
+
+/// Runs the binary with a database; answers (status, stdout, stderr).
+fn cli(database: &str, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(env!("CARGO_BIN_EXE_strategy-api"))
+        .args(args)
+        .env("DATABASE_URL", database)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+on_both_backends! {
+    /// `strategy-api export` writes what the API answers and `strategy-api import` loads it into
+    /// another database; a dry run prints the counts; a refused document names its places.
+    async fn the_command_line_exports_and_imports_a_plan(backend) {
+        let source = seeded_database(backend);
+        let app = spawn_app_on(&source).await;
+        let (over_http, _) = export_of(&app, "atsugi-2").await;
+        let (ok, exported, errors) = cli(&source, &["export", "--plan", "atsugi-2"]);
+        assert!(ok, "{errors}");
+        let exported: Value = serde_json::from_str(&exported).unwrap();
+        assert_eq!(exported, over_http, "the command line writes what the API answers");
+
+        let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-imports");
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join(format!("{backend:?}-{}.json", std::process::id()));
+        std::fs::write(&file, exported.to_string()).unwrap();
+        let target = migrated_database(backend);
+        let (ok, printed, errors) = cli(&target, &["import", file.to_str().unwrap(), "--dry-run"]);
+        assert!(ok, "{errors}");
+        let report: Value = serde_json::from_str(&printed).unwrap();
+        assert_eq!((report["dry_run"].clone(), report["created"]["kpis"].clone()), (json!(true), json!(45)));
+        let (ok, printed, errors) = cli(&target, &["import", file.to_str().unwrap()]);
+        assert!(ok, "{errors}");
+        assert!(serde_json::from_str::<Value>(&printed).unwrap()["plan_id"].is_i64());
+        let (ok, again, errors) = cli(&target, &["export", "--plan", "atsugi-2"]);
+        assert!(ok, "{errors}");
+        assert_eq!(without_ids_and_times(&serde_json::from_str(&again).unwrap()), without_ids_and_times(&exported));
+
+        let (ok, _, errors) = cli(&target, &["import", file.to_str().unwrap()]);
+        assert!(!ok);
+        assert!(errors.contains("already present"), "{errors}");
+        let mut broken = exported.clone();
+        broken["plan"]["code"] = json!("atsugi-3");
+        broken["goals"][0]["measures"][0]["initiatives"][0]["kpis"][1]["unit"] = json!("");
+        std::fs::write(&file, broken.to_string()).unwrap();
+        let (ok, _, errors) = cli(&target, &["import", file.to_str().unwrap()]);
+        assert!(!ok);
+        assert!(errors.contains("/goals/0/measures/0/initiatives/0/kpis/1/unit: "), "{errors}");
+
+        let zip = dir.join(format!("{backend:?}-{}.zip", std::process::id()));
+        let (ok, _, errors) = cli(&source, &["export", "--plan", "atsugi-2", "--format", "zip", "--output", zip.to_str().unwrap()]);
+        assert!(ok, "{errors}");
+        let archive = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).expect("a zip");
+        assert!(archive.file_names().any(|name| name.is_ok_and(|name| name == "kpis.csv")));
+    }
+}
