@@ -33,6 +33,12 @@ pub enum ApiError {
     PreconditionFailed,
     #[error("{0}")]
     Conflict(String),
+    /// Records changed since the client read them (rows of a sheet downloaded earlier), each named.
+    #[error("{detail}")]
+    Stale { detail: String, errors: Vec<FieldError> },
+    /// A token limited to a department sent records of others, each named.
+    #[error("{detail}")]
+    ForbiddenFields { detail: String, errors: Vec<FieldError> },
     #[error("the body must be application/json")]
     UnsupportedMediaType,
     /// A body of a kind the endpoint does not take, with the kinds it does.
@@ -182,11 +188,11 @@ impl ResponseError for ApiError {
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::ForbiddenFields { .. } => StatusCode::FORBIDDEN,
             ApiError::WritesDisabled => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Stale { .. } => StatusCode::CONFLICT,
             ApiError::UnsupportedMediaType | ApiError::UnsupportedMediaTypeOf(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::ContentTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UriTooLong(_) => StatusCode::URI_TOO_LONG,
@@ -213,7 +219,10 @@ impl ResponseError for ApiError {
             other => other.to_string(),
         };
         let errors = match self {
-            ApiError::BadRequest { errors, .. } | ApiError::Unprocessable { errors, .. } => errors.clone(),
+            ApiError::BadRequest { errors, .. }
+            | ApiError::Unprocessable { errors, .. }
+            | ApiError::Stale { errors, .. }
+            | ApiError::ForbiddenFields { errors, .. } => errors.clone(),
             _ => Vec::new(),
         };
         let mut response = problem_response(status, detail, errors);

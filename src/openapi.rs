@@ -279,8 +279,13 @@ fn with_links(document: &mut serde_json::Value) {
                 continue;
             }
             let mut links = Map::new();
-            for target_verb in VERBS.iter().filter(|target| **target != "create" && **target != verb) {
-                let target = format!("{target_verb}{name}");
+            // Every other write of the same record: a KPI's target revision too.
+            let targets = VERBS
+                .iter()
+                .filter(|target| **target != "create" && **target != verb)
+                .map(|target_verb| (*target_verb, format!("{target_verb}{name}")))
+                .chain([("revise", format!("revise{name}Target"))]);
+            for (target_verb, target) in targets {
                 let Some(target_parameters) = operations.get(&target) else {
                     continue;
                 };
@@ -293,7 +298,7 @@ fn with_links(document: &mut serde_json::Value) {
                     };
                     parameters.insert(format!("path.{parameter}"), json!(source));
                 }
-                if *target_verb != "get" {
+                if target_verb != "get" {
                     parameters.insert("header.If-Match".into(), json!("$response.header.ETag"));
                 }
                 links.insert(

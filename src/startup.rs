@@ -66,8 +66,21 @@ impl Application {
                 .app_data(request_limits.clone())
                 .app_data(authenticator.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
-                .app_data(web::PathConfig::default().error_handler(|error, _| {
-                    ApiError::bad_request("path", format!("ids and years are integers: {error}")).into()
+                .app_data(web::PathConfig::default().error_handler(|error, request| {
+                    // `/plans/import` fits `/plans/{id}` too: another method on it is a 405, not a bad id.
+                    let literal = request.app_data::<web::Data<RouteTable>>().and_then(|routes| {
+                        routes
+                            .literal(request.path())
+                            .map(|_| routes.allowed(request.path()).unwrap_or_default())
+                    });
+                    match literal {
+                        Some(allowed) => ApiError::MethodNotAllowed {
+                            method: request.method().to_string(),
+                            allowed,
+                        }
+                        .into(),
+                        None => ApiError::bad_request("path", format!("ids and years are integers: {error}")).into(),
+                    }
                 }))
                 .into_utoipa_app()
                 .configure(api::configure)
@@ -132,11 +145,16 @@ impl RouteTable {
         RouteTable(routes)
     }
 
+    /// The methods of the documented path that `path` is; a literal path (`/plans/import`) before
+    /// a pattern it also fits (`/plans/{id}`).
     fn allowed(&self, path: &str) -> Option<String> {
-        self.0
-            .iter()
-            .find(|(def, _)| def.is_match(path))
+        self.literal(path)
+            .or_else(|| self.0.iter().find(|(def, _)| def.is_match(path)))
             .map(|(_, methods)| methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", "))
+    }
+
+    fn literal(&self, path: &str) -> Option<&(ResourceDef, Vec<Method>)> {
+        self.0.iter().find(|(def, _)| def.pattern() == Some(path))
     }
 }
 

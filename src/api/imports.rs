@@ -53,7 +53,7 @@ pub(super) async fn file_body(request: &HttpRequest, mut payload: web::Payload) 
     Ok(body.freeze())
 }
 
-fn content_type(request: &HttpRequest) -> String {
+pub(super) fn content_type(request: &HttpRequest) -> String {
     let value = request
         .headers()
         .get(header::CONTENT_TYPE)

@@ -14,6 +14,7 @@ pub mod progress;
 pub mod projects;
 mod query;
 pub mod records;
+pub mod result_sheets;
 pub mod results;
 pub mod target_revisions;
 
@@ -73,6 +74,9 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(results::put)
             .service(results::remove)
             .service(results::chart_svg)
+            .service(result_sheets::template_xlsx)
+            .service(result_sheets::template_csv)
+            .service(result_sheets::import)
             .service(projects::list)
             .service(projects::create)
             .service(projects::get)

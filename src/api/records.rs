@@ -127,6 +127,11 @@ impl Writer {
         &self.principal.subject
     }
 
+    /// The department a token is limited to, if any.
+    pub fn department(&self) -> Option<i64> {
+        self.principal.department
+    }
+
     /// Who the audit records of an import name.
     pub fn actor(&self) -> crate::transfer::load::Actor<'_> {
         crate::transfer::load::Actor {

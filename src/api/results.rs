@@ -109,7 +109,7 @@ pub struct ResultForm {
     pub next_steps: Option<String>,
 }
 
-pub(super) fn view(kpi: &KpiRow, row: ResultRow) -> KpiResult {
+pub(crate) fn view(kpi: &KpiRow, row: ResultRow) -> KpiResult {
     let year_type = kpi.target_year_type.parse().unwrap_or(YearType::Fiscal);
     KpiResult {
         kpi_id: row.kpi_id,

@@ -479,3 +479,45 @@ pub fn set_appearance_position(
     .execute(conn)?;
     Ok(())
 }
+
+/// A division responsible for a project of an initiative.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InitiativeDivision {
+    pub initiative_id: i64,
+    pub division: String,
+    pub department_id: i64,
+}
+
+/// The divisions responsible for the projects of these initiatives, each once per initiative, in
+/// the order of the initiative's project table: two queries.
+pub fn divisions_of_initiatives(
+    conn: &mut DbConnection,
+    initiative_ids: &[i64],
+) -> Result<Vec<InitiativeDivision>, ApiError> {
+    let listed: Vec<(i64, i64)> = project_appearances::table
+        .filter(project_appearances::initiative_id.eq_any(initiative_ids))
+        .order((project_appearances::initiative_id, project_appearances::position))
+        .select((project_appearances::initiative_id, project_appearances::project_id))
+        .load(conn)?;
+    let project_ids: Vec<i64> = listed.iter().map(|(_, project)| *project).collect();
+    let responsible: Vec<(i64, String, i64)> = project_divisions::table
+        .inner_join(divisions::table)
+        .filter(project_divisions::project_id.eq_any(&project_ids))
+        .order((project_divisions::project_id, project_divisions::position))
+        .select((project_divisions::project_id, divisions::name, divisions::department_id))
+        .load(conn)?;
+    let mut found: Vec<InitiativeDivision> = Vec::new();
+    for (initiative_id, project) in listed {
+        for (_, division, department_id) in responsible.iter().filter(|(of, ..)| *of == project) {
+            let entry = InitiativeDivision {
+                initiative_id,
+                division: division.clone(),
+                department_id: *department_id,
+            };
+            if !found.contains(&entry) {
+                found.push(entry);
+            }
+        }
+    }
+    Ok(found)
+}

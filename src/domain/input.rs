@@ -122,3 +122,105 @@ mod tests {
         assert!(read(r#"{"number": 1, "value": [1]}"#).is_err());
     }
 }
+
+/// Cells as staff fill them in by hand in a spreadsheet: full-width digits and signs, thousands
+/// separators, `％`, the KPI's own unit after the figure, spaces around it. Anything that could be
+/// read two ways is refused with the reason, never guessed.
+pub mod handwritten {
+    use unicode_normalization::UnicodeNormalization;
+
+    /// The cell's text in its plain form, or `None` when it is blank.
+    pub fn text(cell: &str) -> Option<String> {
+        let text = cell.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+        (!text.is_empty()).then(|| text.to_string())
+    }
+
+    /// The exact decimal a cell holds (`None` when blank), for a KPI measured in `unit`.
+    pub fn decimal(cell: &str, unit: &str) -> Result<Option<String>, String> {
+        let Some(text) = text(cell) else { return Ok(None) };
+        let mut text: String = text.nfkc().collect::<String>().replace(' ', "");
+        // Japanese documents write a negative figure with ▲ or △; NFKC leaves U+2212 as it is.
+        for minus in ['▲', '△', '\u{2212}'] {
+            if let Some(rest) = text.strip_prefix(minus) {
+                text = format!("-{rest}");
+            }
+        }
+        let unit_plain: String = unit.nfkc().collect();
+        if let Some(figure) = text.strip_suffix('%') {
+            if unit_plain != "%" {
+                return Err(format!("has a % sign, but this KPI is counted in {unit}"));
+            }
+            text = figure.to_string();
+        } else if !unit_plain.is_empty() && unit_plain != "%" {
+            if let Some(figure) = text.strip_suffix(unit_plain.as_str()) {
+                text = figure.to_string();
+            }
+        }
+        if text.contains(',') {
+            if !is_grouped(&text) {
+                return Err("has a comma that is not a thousands separator; write decimals with a point (12.5)".into());
+            }
+            text = text.replace(',', "");
+        }
+        let digits = text.strip_prefix('-').unwrap_or(&text);
+        let (whole, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+        let plain = |part: &str| !part.is_empty() && part.len() <= 18 && part.bytes().all(|b| b.is_ascii_digit());
+        if !(plain(whole) && plain(fraction)) || (whole.len() > 1 && whole.starts_with('0')) {
+            return Err(format!(
+                "`{}` is not a figure; write it as a plain number, like 26 or 98.90",
+                cell.trim()
+            ));
+        }
+        Ok(Some(text))
+    }
+
+    /// `1,234` or `-12,345.6`: groups of three after the first.
+    fn is_grouped(text: &str) -> bool {
+        let digits = text.strip_prefix('-').unwrap_or(text);
+        let whole = digits.split_once('.').map_or(digits, |(whole, _)| whole);
+        let mut groups = whole.split(',');
+        let first = groups.next().unwrap_or_default();
+        (1..=3).contains(&first.len())
+            && first.bytes().all(|b| b.is_ascii_digit())
+            && groups.all(|group| group.len() == 3 && group.bytes().all(|b| b.is_ascii_digit()))
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::decimal;
+
+        #[test]
+        fn figures_as_staff_type_them_are_understood() {
+            for (cell, unit, expected) in [
+                ("２６", "件", "26"),
+                (" 1,234 ", "人", "1234"),
+                ("98.90％", "%", "98.90"),
+                ("98.9 %", "%", "98.9"),
+                ("30件", "件", "30"),
+                ("▲1.5", "%", "-1.5"),
+                ("－３", "件", "-3"),
+                ("12,345.5", "m", "12345.5"),
+                ("\u{feff}7", "社", "7"),
+            ] {
+                assert_eq!(decimal(cell, unit), Ok(Some(expected.to_string())), "{cell}");
+            }
+            assert_eq!(decimal("  ", "件"), Ok(None));
+        }
+
+        #[test]
+        fn anything_ambiguous_is_refused() {
+            for (cell, unit) in [
+                ("1,5", "件"),
+                ("12,34", "人"),
+                ("50%", "件"),
+                ("約30", "件"),
+                ("30人", "件"),
+                ("1e3", "件"),
+                ("007", "件"),
+                ("1.2.3", "%"),
+            ] {
+                assert!(decimal(cell, unit).is_err(), "{cell} ({unit})");
+            }
+        }
+    }
+}

@@ -3,3 +3,4 @@
 pub mod document;
 pub mod files;
 pub mod load;
+pub mod sheet;

@@ -23,6 +23,7 @@ mod paging;
 mod plans;
 mod progress;
 mod projects;
+mod result_sheets;
 mod revisions;
 mod scale;
 mod seeding;
