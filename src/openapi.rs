@@ -101,6 +101,64 @@ pub fn document() -> serde_json::Value {
     document
 }
 
+/// A component of the document as a standalone JSON Schema (2020-12, as OpenAPI 3.1's schemas
+/// are), with every component it refers to under `$defs`: for tools that validate a file.
+pub fn json_schema(document: &serde_json::Value, name: &str, id: &str) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let components = &document["components"]["schemas"];
+    let mut needed = vec![name.to_string()];
+    let mut defs = Map::new();
+    while let Some(next) = needed.pop() {
+        if defs.contains_key(&next) {
+            continue;
+        }
+        let schema = components[&next].clone();
+        let mut references = Vec::new();
+        collect_references(&schema, &mut references);
+        needed.extend(references);
+        defs.insert(next, schema);
+    }
+    let mut schema = json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": id,
+        "title": name,
+        "$ref": format!("#/$defs/{name}"),
+        "$defs": Value::Object(defs),
+    });
+    point_references_at_defs(&mut schema);
+    schema
+}
+
+fn collect_references(value: &serde_json::Value, into: &mut Vec<String>) {
+    match value {
+        serde_json::Value::Object(object) => {
+            if let Some(target) = object.get("$ref").and_then(|target| target.as_str()) {
+                if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                    into.push(name.to_string());
+                }
+            }
+            object.values().for_each(|value| collect_references(value, into));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|value| collect_references(value, into)),
+        _ => {}
+    }
+}
+
+fn point_references_at_defs(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(object) => {
+            if let Some(serde_json::Value::String(target)) = object.get_mut("$ref") {
+                if let Some(name) = target.strip_prefix("#/components/schemas/") {
+                    *target = format!("#/$defs/{name}");
+                }
+            }
+            object.values_mut().for_each(point_references_at_defs);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(point_references_at_defs),
+        _ => {}
+    }
+}
+
 /// utoipa inlines the record schema of each `Collection<T>`; pointing at the record's own component
 /// instead gives generated clients one model per record, not a copy per collection.
 fn with_collection_items_by_reference(document: &mut serde_json::Value) {

@@ -39,6 +39,10 @@ impl Application {
         // Serialised once and shared: the document itself (several MiB of schema objects) is
         // dropped here rather than kept by every worker.
         let openapi_json = web::Bytes::from(serde_json::to_vec(&document).map_err(std::io::Error::other)?);
+        let plan_schema = openapi::json_schema(&document, "PlanDocument", api::imports::PLAN_SCHEMA_PATH);
+        let plan_schema = web::Data::new(api::imports::PlanSchema(web::Bytes::from(
+            serde_json::to_vec(&plan_schema).map_err(std::io::Error::other)?,
+        )));
         drop(document);
         let database = web::Data::new(database);
         let cache_policy = web::Data::new(CachePolicy {
@@ -65,6 +69,7 @@ impl Application {
                 .app_data(response_cache.clone())
                 .app_data(request_limits.clone())
                 .app_data(authenticator.clone())
+                .app_data(plan_schema.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|error, request| {
                     // `/plans/import` fits `/plans/{id}` too: another method on it is a 405, not a bad id.

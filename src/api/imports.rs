@@ -1,7 +1,7 @@
 //! `POST /plans/import`: a whole plan from the document `GET /plans/{id}/export` writes.
 
 use actix_web::http::{header, StatusCode};
-use actix_web::{post, web, HttpRequest, HttpResponse};
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -26,6 +26,27 @@ pub struct ImportReport {
     pub plan_code: String,
     /// Records created per table.
     pub created: Counts,
+}
+
+/// The plan document's JSON Schema, built once from the OpenAPI document at start.
+pub struct PlanSchema(pub web::Bytes);
+
+/// Where the plan document's JSON Schema is published.
+pub const PLAN_SCHEMA_PATH: &str = "/api/v1/schemas/plan-export.json";
+
+/// The JSON Schema (2020-12) of the plan document that the export writes and the import takes, so
+/// that a plan prepared in any tool can be validated before it is imported.
+#[utoipa::path(
+    operation_id = "getPlanDocumentSchema",
+    tag = "plans",
+    responses((status = 200, description = "The JSON Schema", content_type = "application/schema+json", body = Object))
+)]
+#[get("/schemas/plan-export.json")]
+pub async fn plan_schema(schema: Option<web::Data<PlanSchema>>) -> Result<HttpResponse, ApiError> {
+    let schema = schema.ok_or_else(|| ApiError::Internal("the plan schema was not built".into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/schema+json")
+        .body(schema.0.clone()))
 }
 
 /// Whether to check only.

@@ -40,6 +40,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(plans::list)
             .service(plans::create)
             .service(imports::import_plan)
+            .service(imports::plan_schema)
             .service(plans::get)
             .service(plans::update)
             .service(plans::delete)

@@ -307,3 +307,34 @@ on_both_backends! {
         assert!(archive.file_names().any(|name| name.is_ok_and(|name| name == "kpis.csv")));
     }
 }
+
+/// The plan document's JSON Schema is published, standalone, and is the one in the OpenAPI document.
+#[tokio::test]
+async fn the_plan_document_schema_is_published() {
+    let app = crate::helpers::spawn_app(Backend::Sqlite).await;
+    let response = app.get("/api/v1/schemas/plan-export.json").await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/schema+json");
+    let schema: Value = response.json().await.unwrap();
+    assert_eq!(schema["$schema"], "https://json-schema.org/draft/2020-12/schema");
+    assert_eq!(schema["$ref"], "#/$defs/PlanDocument");
+    let openapi = app.json("/openapi.json").await;
+    for name in [
+        "PlanDocument",
+        "KpiPart",
+        "ResultPart",
+        "TargetRevisionPart",
+        "EvaluationPart",
+    ] {
+        let mut published = schema["$defs"][name].clone();
+        assert!(published.is_object(), "{name} is in $defs");
+        let mut component = openapi["components"]["schemas"][name].clone();
+        // The same schema, its references pointing within each document.
+        let text = |value: &mut Value| value.to_string().replace("#/components/schemas/", "#/$defs/");
+        assert_eq!(text(&mut published), text(&mut component), "{name}");
+    }
+    assert!(
+        !schema.to_string().contains("#/components/"),
+        "every reference resolves inside the schema"
+    );
+}
