@@ -50,6 +50,25 @@ enum Command {
         #[arg(long, short)]
         output: Option<std::path::PathBuf>,
     },
+    /// Copy a whole database (every plan, result, revision, evaluation, audit record, token and
+    /// revocation, and the data version) into an empty one, SQLite or Postgres, and check that both
+    /// hold the same (rows and a digest per table).
+    Copy {
+        /// The database to copy: a SQLite file or a postgres:// URL.
+        #[arg(long)]
+        from: String,
+        /// The database to copy into (migrated first); it must hold no data unless --force.
+        #[arg(long)]
+        to: String,
+        /// Replace whatever the target holds.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Write a consistent copy of the SQLite database to FILE, while the service runs.
+    Backup {
+        /// A new file for the copy.
+        file: std::path::PathBuf,
+    },
     /// Create a plan from a plan document (as `export` writes it), in one transaction.
     Import {
         /// The plan document (JSON); `-` reads standard input.
@@ -153,6 +172,31 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
                 ),
                 None => files::export(database, &plan, format, &mut std::io::stdout().lock()),
             }
+        }
+        Command::Copy { from, to, force } => {
+            let started = std::time::Instant::now();
+            let copied = db::copy::copy(
+                &Database::new(&from, 2, config.pool_timeout()),
+                &Database::new(&to, 2, config.pool_timeout()),
+                force,
+            )?;
+            println!("{:<22} {:>8}  sha256", "table", "rows");
+            for table in &copied.tables {
+                println!("{:<22} {:>8}  {}", table.table, table.rows, table.sha256);
+            }
+            let rows: usize = copied.tables.iter().map(|table| table.rows).sum();
+            println!(
+                "copied {} tables, {rows} rows, in {} ms: the target holds the same as the source",
+                copied.tables.len(),
+                started.elapsed().as_millis()
+            );
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let database = open(&config);
+            db::copy::backup(&database, &file)?;
+            println!("backed up {} to {}", database.backend().display(), file.display());
+            Ok(())
         }
         Command::Import { file, dry_run } => {
             let document = if file.as_os_str() == "-" {

@@ -1,5 +1,6 @@
 //! Storage: one connection type for SQLite and Postgres, the pool, migrations, and the queries per resource.
 
+pub mod copy;
 pub mod departments;
 pub mod evaluations;
 pub mod goals;

@@ -389,3 +389,18 @@ pub async fn spawn_tuned_app_on(database_url: &str, adjust: impl FnOnce(&mut Con
     })
     .await
 }
+
+/// Runs the binary with a database; answers (status, stdout, stderr).
+pub fn cli(database: &str, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_strategy-api"))
+        .args(args)
+        .env("DATABASE_URL", database)
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("the binary runs");
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}

@@ -1,13 +1,11 @@
 //! Whole plans in and out: `POST /plans/import` takes what `GET /plans/{id}/export` writes, on
 //! both databases, over HTTP and from the command line.
 
-use std::process::Command;
-
 use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::helpers::{
-    assert_problem, failing_fields, fields_of, latest_cursor, migrated_database, refused_fields, seeded_database,
+    assert_problem, cli, failing_fields, fields_of, latest_cursor, migrated_database, refused_fields, seeded_database,
     spawn_app_on, token, Backend, TestApp,
 };
 
@@ -244,21 +242,6 @@ on_both_backends! {
         let shapeless = import(&app, &json!({"plan": document["plan"].clone()}), "").await;
         assert_eq!(failing_fields(shapeless).await, ["/departments"]);
     }
-}
-
-/// Runs the binary with a database; answers (status, stdout, stderr).
-fn cli(database: &str, args: &[&str]) -> (bool, String, String) {
-    let output = Command::new(env!("CARGO_BIN_EXE_strategy-api"))
-        .args(args)
-        .env("DATABASE_URL", database)
-        .env("RUST_LOG", "error")
-        .output()
-        .expect("the binary runs");
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 on_both_backends! {

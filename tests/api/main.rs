@@ -17,6 +17,7 @@ mod hierarchy;
 mod imports;
 mod kpis;
 mod limits;
+mod moving;
 mod openapi;
 mod opendata;
 mod paging;
