@@ -21,9 +21,12 @@ enum Kind {
 
 use Kind::{Bool, Integer, Real, Text as Txt, Time};
 
+/// A table: its name, its columns and how they are written, and the order its rows are read in.
+type Table = (&'static str, &'static [(&'static str, Kind)], &'static str);
+
 /// Every table, parents before children, with its columns and the order its rows are read in.
 /// `a_copied_table_has_every_column_of_the_schema` keeps this list and the migrations in step.
-const TABLES: &[(&str, &[(&str, Kind)], &str)] = &[
+const TABLES: &[Table] = &[
     (
         "plans",
         &[
