@@ -414,9 +414,18 @@ pub struct ResultsImportReport {
     #[schema(example = 1)]
     pub plan_id: i64,
     /// Rows per outcome.
-    pub counts: HashMap<&'static str, usize>,
+    pub counts: OutcomeCounts,
     /// Every row with something in it, in sheet order.
     pub rows: Vec<RowOutcome>,
+}
+
+/// How many rows had each outcome.
+#[derive(Debug, Clone, Default, Serialize, ToSchema)]
+pub struct OutcomeCounts {
+    pub created: usize,
+    pub changed: usize,
+    pub unchanged: usize,
+    pub refused: usize,
 }
 
 /// Who may import: `Some(department)` limits the rows to that department's KPIs.
@@ -617,11 +626,14 @@ pub fn apply(
         }
         outcomes.push(outcome);
     }
-    let mut counts: HashMap<&'static str, usize> = ["created", "changed", "unchanged", "refused"]
-        .map(|key| (key, 0))
-        .into();
+    let mut counts = OutcomeCounts::default();
     for outcome in &outcomes {
-        *counts.entry(outcome.outcome).or_default() += 1;
+        match outcome.outcome {
+            "created" => counts.created += 1,
+            "changed" => counts.changed += 1,
+            "unchanged" => counts.unchanged += 1,
+            _ => counts.refused += 1,
+        }
     }
     let report = ResultsImportReport {
         dry_run,
