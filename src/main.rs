@@ -69,9 +69,9 @@ enum Command {
         /// A new file for the copy.
         file: std::path::PathBuf,
     },
-    /// Create a plan from a plan document (as `export` writes it), in one transaction.
+    /// Create a plan from a plan document or an export.zip (as `export` writes them), in one transaction.
     Import {
-        /// The plan document (JSON); `-` reads standard input.
+        /// The plan document (JSON) or an export.zip of CSVs; `-` reads standard input.
         file: std::path::PathBuf,
         /// Check everything and print what would be created, changing nothing.
         #[arg(long)]

@@ -287,7 +287,20 @@ const FILES: &[(&str, &str)] = &[
     ),
     (
         "project_appearances.csv",
-        "one row per listing of a project under an initiative, with its description",
+        "one row per listing of a project under an initiative, with its description, in the order of each initiative's project table",
+    ),
+    (
+        "source_corrections.csv",
+        "corrections of evident typos of the published document, each with the published form and the reason",
+    ),
+    (
+        "kpi_target_revisions.csv",
+        "revisions of KPI targets, oldest first per KPI: the previous and the new target, the reason, who and when",
+    ),
+    ("evaluations.csv", "frozen yearly evaluations"),
+    (
+        "evaluation_items.csv",
+        "each KPI as an evaluation froze it; evaluation_id refers to evaluations.csv",
     ),
 ];
 
@@ -300,7 +313,9 @@ enum Rows {
     /// Rows taken from each goal's tree in turn: goals, measures, initiatives, KPIs, results.
     OfGoals(GoalPart),
     Projects,
-    Appearances,
+    Corrections,
+    Evaluations,
+    EvaluationItems,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -310,9 +325,11 @@ enum GoalPart {
     Initiatives,
     Kpis,
     Results,
+    Appearances,
+    Revisions,
 }
 
-const SOURCES: [Rows; 10] = [
+const SOURCES: [Rows; 14] = [
     Rows::Plan,
     Rows::Departments,
     Rows::Divisions,
@@ -322,7 +339,11 @@ const SOURCES: [Rows; 10] = [
     Rows::OfGoals(GoalPart::Kpis),
     Rows::OfGoals(GoalPart::Results),
     Rows::Projects,
-    Rows::Appearances,
+    Rows::OfGoals(GoalPart::Appearances),
+    Rows::Corrections,
+    Rows::OfGoals(GoalPart::Revisions),
+    Rows::Evaluations,
+    Rows::EvaluationItems,
 ];
 
 /// Projects per batch of the projects' files.
@@ -341,10 +362,30 @@ fn goal_rows(goal: &GoalExport, part: GoalPart) -> Result<Vec<serde_json::Value>
             if let GoalPart::Initiatives = part {
                 rows.push(value(&initiative.initiative)?);
             }
+            if let GoalPart::Appearances = part {
+                for listed in &initiative.project_appearances {
+                    rows.push(serde_json::json!({
+                        "project_id": listed.project_id, "project_code": listed.project_code, "project_name": listed.name,
+                        "initiative_id": initiative.initiative.id, "initiative_code": initiative.initiative.code,
+                        "description": listed.description,
+                    }));
+                }
+            }
             for kpi in &initiative.kpis {
                 match part {
                     GoalPart::Kpis => rows.push(value(&kpi.kpi)?),
                     GoalPart::Results => rows.extend(kpi.results.iter().map(value).collect::<Result<Vec<_>, _>>()?),
+                    GoalPart::Revisions => {
+                        for revision in &kpi.kpi.target_revisions {
+                            rows.push(serde_json::json!({
+                                "kpi_id": kpi.kpi.id, "kpi_code": kpi.kpi.code,
+                                "previous_value_text": revision.previous.value_text, "previous_year": revision.previous.year,
+                                "value_text": revision.target.value_text, "year": revision.target.year,
+                                "year_type": revision.target.year_type, "reason": revision.reason,
+                                "revised_by": revision.revised_by, "revised_at": revision.revised_at,
+                            }));
+                        }
+                    }
                     _ => {}
                 }
             }
@@ -372,13 +413,8 @@ fn department_rows(conn: &mut DbConnection, plan: i64, divisions: bool) -> Resul
         .collect())
 }
 
-/// The rows of one page of the plan's projects (or of their appearances), or `None` past the last.
-fn project_rows(
-    conn: &mut DbConnection,
-    plan: i64,
-    index: usize,
-    appearances: bool,
-) -> Result<Option<Vec<serde_json::Value>>, ApiError> {
+/// The rows of one page of the plan's projects, or `None` past the last.
+fn project_rows(conn: &mut DbConnection, plan: i64, index: usize) -> Result<Option<Vec<serde_json::Value>>, ApiError> {
     let filter = ProjectFilter {
         common: of_plan(plan),
         ..Default::default()
@@ -396,23 +432,7 @@ fn project_rows(
     if projects.is_empty() && index > 0 {
         return Ok(None);
     }
-    if !appearances {
-        return projects.iter().map(value).collect::<Result<_, _>>().map(Some);
-    }
-    Ok(Some(
-        projects
-            .iter()
-            .flat_map(|project| {
-                project.appearances.iter().map(move |appearance| {
-                    serde_json::json!({
-                        "project_id": project.id, "project_code": project.code, "project_name": project.name,
-                        "initiative_id": appearance.initiative_id, "initiative_code": appearance.initiative_code,
-                        "description": appearance.description,
-                    })
-                })
-            })
-            .collect(),
-    ))
+    projects.iter().map(value).collect::<Result<_, _>>().map(Some)
 }
 
 /// The `index`-th batch of rows of a file, or `None` after the last one: one goal, or one page
@@ -424,15 +444,48 @@ fn batch(
     index: usize,
 ) -> Result<Option<Vec<serde_json::Value>>, ApiError> {
     Ok(match rows {
-        Rows::Plan | Rows::Departments | Rows::Divisions if index > 0 => None,
+        Rows::Plan
+        | Rows::Departments
+        | Rows::Divisions
+        | Rows::Corrections
+        | Rows::Evaluations
+        | Rows::EvaluationItems
+            if index > 0 =>
+        {
+            None
+        }
         Rows::Plan => Some(vec![value(&PlanRecord::load(conn, plan)?)?]),
+        Rows::Corrections => Some(
+            PlanRecord::load(conn, plan)?
+                .corrections
+                .iter()
+                .map(value)
+                .collect::<Result<_, _>>()?,
+        ),
+        Rows::Evaluations => Some(
+            super::evaluations::of_plan(conn, plan)?
+                .iter()
+                .map(|evaluation| value(&evaluation.summary))
+                .collect::<Result<_, _>>()?,
+        ),
+        Rows::EvaluationItems => {
+            let mut rows = Vec::new();
+            for evaluation in super::evaluations::of_plan(conn, plan)? {
+                for item in &evaluation.items {
+                    let mut row = value(item)?;
+                    row["evaluation_id"] = evaluation.summary.id.into();
+                    rows.push(row);
+                }
+            }
+            Some(rows)
+        }
         Rows::Departments => Some(department_rows(conn, plan, false)?),
         Rows::Divisions => Some(department_rows(conn, plan, true)?),
         Rows::OfGoals(part) => match goal_ids(conn, plan)?.get(index) {
             Some(goal) => Some(goal_rows(&goal_export(conn, *goal)?, part)?),
             None => None,
         },
-        Rows::Projects | Rows::Appearances => project_rows(conn, plan, index, matches!(rows, Rows::Appearances))?,
+        Rows::Projects => project_rows(conn, plan, index)?,
     })
 }
 

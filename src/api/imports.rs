@@ -12,6 +12,7 @@ use crate::auth::Scope;
 use crate::db::Database;
 use crate::error::ApiError;
 use crate::middleware::RequestLimits;
+use crate::transfer::bundle::Bundle;
 use crate::transfer::document::PlanDocument;
 use crate::transfer::load::{self, Counts};
 
@@ -88,13 +89,14 @@ pub(super) fn content_type(request: &HttpRequest) -> String {
 /// their divisions and appearances, evaluations, grading scheme, corrections and catalogue fields,
 /// in one transaction, each record audited and in the change feed. Ids are assigned anew; codes
 /// are kept; what the export derives (ids, progress, labels, versions, times) is ignored. Every
-/// failing place is named by its JSON Pointer, and nothing is written unless all of it is valid.
+/// failing place is named by its JSON Pointer (in a zip: by file, row and column), and nothing is
+/// written unless all of it is valid.
 #[utoipa::path(
     operation_id = "importPlan",
     tag = "plans",
     params(DryRunParams),
-    request_body(content = PlanDocument, content_type = "application/json",
-        description = "A plan document, as the export writes it (up to MAX_IMPORT_BYTES, 32 MiB by default)"),
+    request_body(description = "A plan document as the export writes it, or its export.zip of CSVs (up to MAX_IMPORT_BYTES, 32 MiB by default)",
+        content((PlanDocument = "application/json"), (super::export::ZipArchive = "application/zip"))),
     security(("bearer" = ["admin"])),
     responses(
         (status = 201, description = "Created", body = ImportReport, headers(("Location" = String, description = "The new plan"))),
@@ -113,10 +115,22 @@ pub async fn import_plan(
     let mut params = QueryParams::parse(request.query_string())?;
     let dry_run = params.boolean("dry_run")?.unwrap_or(false);
     params.finish()?;
-    if content_type(&request) != "application/json" {
-        return Err(ApiError::UnsupportedMediaTypeOf("application/json"));
-    }
-    let document = PlanDocument::parse(&file_body(&request, payload).await?)?;
+    let kind = content_type(&request);
+    let body = file_body(&request, payload).await?;
+    // A zip's records are named by file, row and column; a document's by JSON Pointer.
+    let (document, bundle) = match kind.as_str() {
+        "application/json" => (PlanDocument::parse(&body)?, None),
+        "application/zip" => {
+            let bundle = Bundle::read(&body)?;
+            let document = PlanDocument::parse(&bundle.document).map_err(|failure| bundle.named(failure))?;
+            (document, Some(bundle))
+        }
+        _ => {
+            return Err(ApiError::UnsupportedMediaTypeOf(
+                "application/json (a plan document) or application/zip (its export.zip)",
+            ))
+        }
+    };
     let report = db
         .write(move |conn| {
             let actor = writer.actor();
@@ -134,7 +148,11 @@ pub async fn import_plan(
                 created,
             })
         })
-        .await?;
+        .await
+        .map_err(|failure| match &bundle {
+            Some(bundle) => bundle.named(failure),
+            None => failure,
+        })?;
     let body = records::to_json(&report)?;
     Ok(match report.plan_id {
         Some(id) => records::written(StatusCode::CREATED, body, Some(format!("/api/v1/plans/{id}"))),

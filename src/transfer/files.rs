@@ -6,6 +6,7 @@ use crate::api::export;
 use crate::db::{plans, Database};
 use crate::error::ApiError;
 
+use super::bundle::Bundle;
 use super::document::PlanDocument;
 use super::load::{self, Actor, Counts};
 
@@ -58,9 +59,18 @@ pub fn export(
     Ok(())
 }
 
-/// Imports (or with `dry_run` only checks) a plan document; answers the new plan's id and the
+/// Imports (or with `dry_run` only checks) a plan document or an export.zip; answers the new plan's id and the
 /// records created, or the problem with every failing place.
-pub fn import(database: &Database, document: &[u8], dry_run: bool) -> Result<(Option<i64>, Counts), ApiError> {
+pub fn import(database: &Database, file: &[u8], dry_run: bool) -> Result<(Option<i64>, Counts), ApiError> {
+    // An export.zip (its records named by file, row and column on failure) or a plan document.
+    if file.starts_with(b"PK\x03\x04") {
+        let bundle = Bundle::read(file)?;
+        return import_document(database, &bundle.document, dry_run).map_err(|failure| bundle.named(failure));
+    }
+    import_document(database, file, dry_run)
+}
+
+fn import_document(database: &Database, document: &[u8], dry_run: bool) -> Result<(Option<i64>, Counts), ApiError> {
     let document = PlanDocument::parse(document)?;
     let subject = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "operator".into()));
     database.run_blocking(move |conn| {

@@ -1,6 +1,11 @@
 //! Whole plans in and out of the service: the plan document, and creating a plan from it.
 
+pub mod bundle;
 pub mod document;
 pub mod files;
 pub mod load;
 pub mod sheet;
+
+/// Most bytes one file of an imported zip may inflate to: a guard against zip bombs, far above
+/// the CSVs of any plan.
+pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;
