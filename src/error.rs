@@ -129,6 +129,24 @@ impl ApiError {
         }
     }
 
+    /// One field that a rule refuses (a 422): what an opaque body (a sheet, a zip) holds is a
+    /// rule's matter, since the document cannot describe it.
+    pub fn refused_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::refusals(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// The same failure as a 422: for the contents of an opaque body, which the document does not
+    /// describe field by field.
+    pub fn as_refusal(self) -> Self {
+        match self {
+            ApiError::BadRequest { errors, .. } => ApiError::refusals(errors),
+            other => other,
+        }
+    }
+
     /// A body field that does not fit: named in the detail and in `errors`.
     pub fn bad_field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let error = FieldError {

@@ -43,7 +43,12 @@ pub const PLAN_SCHEMA_PATH: &str = "/api/v1/schemas/plan-export.json";
     responses((status = 200, description = "The JSON Schema", content_type = "application/schema+json", body = Object))
 )]
 #[get("/schemas/plan-export.json")]
-pub async fn plan_schema(schema: Option<web::Data<PlanSchema>>) -> Result<HttpResponse, ApiError> {
+pub async fn plan_schema(
+    request: HttpRequest,
+    schema: Option<web::Data<PlanSchema>>,
+) -> Result<HttpResponse, ApiError> {
+    // Like every read, it takes no query parameter it does not name.
+    QueryParams::parse(request.query_string())?.finish()?;
     let schema = schema.ok_or_else(|| ApiError::Internal("the plan schema was not built".into()))?;
     Ok(HttpResponse::Ok()
         .content_type("application/schema+json")

@@ -22,7 +22,7 @@ struct Files(HashMap<String, Vec<(usize, Row)>>);
 impl Files {
     fn read(body: &[u8]) -> Result<Self, ApiError> {
         let unreadable =
-            |error: zip::result::ZipError| ApiError::bad_field("body", format!("is not a readable zip: {error}"));
+            |error: zip::result::ZipError| ApiError::refused_field("body", format!("is not a readable zip: {error}"));
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body)).map_err(unreadable)?;
         let mut files = HashMap::new();
         for index in 0..archive.len() {
@@ -37,21 +37,21 @@ impl Files {
                 .by_ref()
                 .take(super::MAX_INFLATED_BYTES + 1)
                 .read_to_string(&mut text)
-                .map_err(|error| ApiError::bad_field(name.clone(), format!("is not UTF-8 CSV: {error}")))?;
+                .map_err(|error| ApiError::refused_field(name.clone(), format!("is not UTF-8 CSV: {error}")))?;
             if text.len() as u64 > super::MAX_INFLATED_BYTES {
-                return Err(ApiError::bad_field(name, "inflates to more than the import limit"));
+                return Err(ApiError::refused_field(name, "inflates to more than the import limit"));
             }
             let mut reader = csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
             let header: Vec<String> = reader
                 .headers()
-                .map_err(|error| ApiError::bad_field(name.clone(), error.to_string()))?
+                .map_err(|error| ApiError::refused_field(name.clone(), error.to_string()))?
                 .iter()
                 .map(str::to_string)
                 .collect();
             let mut rows = Vec::new();
             for (index, record) in reader.records().enumerate() {
                 let record = record
-                    .map_err(|error| ApiError::bad_field(format!("{name} row {}", index + 2), error.to_string()))?;
+                    .map_err(|error| ApiError::refused_field(format!("{name} row {}", index + 2), error.to_string()))?;
                 rows.push((
                     index + 2,
                     header.iter().cloned().zip(record.iter().map(str::to_string)).collect(),
@@ -61,7 +61,7 @@ impl Files {
         }
         for required in ["plan.csv", "goals.csv", "kpis.csv"] {
             if !files.contains_key(required) {
-                return Err(ApiError::bad_field(
+                return Err(ApiError::refused_field(
                     required,
                     "is missing from the zip: send the export.zip as it was written",
                 ));
@@ -146,7 +146,7 @@ impl Bundle {
         let (plan_line, plan_row) = files
             .rows("plan.csv")
             .first()
-            .ok_or_else(|| ApiError::bad_field("plan.csv", "has no row"))?;
+            .ok_or_else(|| ApiError::refused_field("plan.csv", "has no row"))?;
         let mut plan = record(
             plan_row,
             &[
@@ -352,9 +352,10 @@ impl Bundle {
         })
     }
 
-    /// A failure named by pointer, named instead by the file, row and column it came from.
+    /// A failure named by pointer, named instead by the file, row and column it came from; a 422,
+    /// since the document describes a zip only as bytes.
     pub fn named(&self, failure: ApiError) -> ApiError {
-        failure.renamed(|field| self.place_of(field))
+        failure.renamed(|field| self.place_of(field)).as_refusal()
     }
 
     fn place_of(&self, pointer: &str) -> String {

@@ -298,7 +298,7 @@ fn columns_of(header: &[String]) -> Result<Vec<Option<&'static str>>, ApiError> 
     if missing.is_empty() {
         Ok(keys)
     } else {
-        Err(ApiError::fields(missing))
+        Err(ApiError::refusals(missing))
     }
 }
 
@@ -306,7 +306,7 @@ fn rows_of(records: Vec<Vec<String>>) -> Result<Vec<SheetRow>, ApiError> {
     let mut records = records.into_iter();
     let header = records
         .next()
-        .ok_or_else(|| ApiError::bad_field("body", "the sheet is empty"))?;
+        .ok_or_else(|| ApiError::refused_field("body", "the sheet is empty"))?;
     let keys = columns_of(&header)?;
     Ok(records
         .enumerate()
@@ -333,7 +333,7 @@ fn rows_of(records: Vec<Vec<String>>) -> Result<Vec<SheetRow>, ApiError> {
 pub fn read_csv(body: &[u8]) -> Result<Vec<SheetRow>, ApiError> {
     let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     if std::str::from_utf8(body).is_err() {
-        return Err(ApiError::bad_field(
+        return Err(ApiError::refused_field(
             "body",
             "is not UTF-8: save the sheet as \"CSV UTF-8 (コンマ区切り)\"",
         ));
@@ -344,7 +344,8 @@ pub fn read_csv(body: &[u8]) -> Result<Vec<SheetRow>, ApiError> {
         .from_reader(body);
     let mut records = Vec::new();
     for (index, record) in reader.records().enumerate() {
-        let record = record.map_err(|error| ApiError::bad_field(format!("row {}", index + 1), error.to_string()))?;
+        let record =
+            record.map_err(|error| ApiError::refused_field(format!("row {}", index + 1), error.to_string()))?;
         records.push(record.iter().map(str::to_string).collect());
     }
     rows_of(records)
@@ -353,12 +354,13 @@ pub fn read_csv(body: &[u8]) -> Result<Vec<SheetRow>, ApiError> {
 /// An xlsx workbook: its first sheet.
 pub fn read_xlsx(body: &[u8]) -> Result<Vec<SheetRow>, ApiError> {
     use calamine::{Data, Reader, Xlsx};
-    let unreadable =
-        |error: calamine::XlsxError| ApiError::bad_field("body", format!("is not a readable xlsx workbook: {error}"));
+    let unreadable = |error: calamine::XlsxError| {
+        ApiError::refused_field("body", format!("is not a readable xlsx workbook: {error}"))
+    };
     let mut workbook = Xlsx::new(std::io::Cursor::new(body.to_vec())).map_err(unreadable)?;
     let range = workbook
         .worksheet_range_at(0)
-        .ok_or_else(|| ApiError::bad_field("body", "the workbook has no sheet"))?
+        .ok_or_else(|| ApiError::refused_field("body", "the workbook has no sheet"))?
         .map_err(unreadable)?;
     let text = |cell: &Data| match cell {
         Data::Empty => String::new(),
@@ -461,7 +463,8 @@ fn fields_of(value: &Option<String>, status: &str, form: [&Option<String>; 4]) -
 
 /// Checks every row and, unless `dry_run` or a row is refused, records them all (each audited
 /// like a single PUT). A refused row makes the whole import fail: with 409 when rows changed
-/// since the sheet was downloaded, else with 400/422 naming each row and column.
+/// since the sheet was downloaded, 403 for other departments' rows, else with 422 naming each
+/// row and column (the document describes a sheet only as a file: what is in it is a rule's matter).
 pub fn apply(
     conn: &mut DbConnection,
     plan_id: i64,

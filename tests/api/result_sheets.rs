@@ -4,7 +4,7 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::helpers::{assert_problem, latest_cursor, seeded_database, spawn_app_on, token, TestApp};
+use crate::helpers::{assert_problem, latest_cursor, refused_fields, seeded_database, spawn_app_on, token, TestApp};
 
 const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
@@ -218,9 +218,11 @@ on_both_backends! {
         assert_eq!(report["counts"]["created"], 1);
 
         // Not a sheet at all.
-        assert_problem(upload(&app, &writer, "text/csv", b"a,b\r\n1,2\r\n".to_vec(), "").await, 400).await;
-        assert_problem(upload(&app, &writer, "text/csv", vec![0x82, 0xa0, b','], "").await, 400).await;
-        assert_problem(upload(&app, &writer, XLSX, b"PK not really".to_vec(), "").await, 400).await;
+        // The document describes a sheet only as a file: what is wrong inside it is a 422.
+        let headless = upload(&app, &writer, "text/csv", b"a,b\r\n1,2\r\n".to_vec(), "").await;
+        assert_eq!(refused_fields(headless).await, ["row 1, KPI番号 (kpi_code)", "row 1, 実績値 (value)", "row 1, 年度（西暦） (year)"]);
+        assert_problem(upload(&app, &writer, "text/csv", vec![0x82, 0xa0, b','], "").await, 422).await;
+        assert_problem(upload(&app, &writer, XLSX, b"PK not really".to_vec(), "").await, 422).await;
         assert_problem(upload(&app, &writer, "application/json", b"{}".to_vec(), "").await, 415).await;
         assert_problem(upload(&app, &token(&["projects:write"], None), "text/csv", to_csv(&rows).into_bytes(), "").await, 403).await;
     }
