@@ -571,12 +571,39 @@ pub struct Actor<'a> {
     pub method: &'a str,
 }
 
+impl Actor<'_> {
+    /// Records one write of an import in the audit log (and so in the change feed).
+    pub fn audit(
+        &self,
+        conn: &mut DbConnection,
+        write: (&str, i64, crate::db::write::Operation),
+        before: Option<String>,
+        after: Option<String>,
+    ) -> Result<(), ApiError> {
+        let (resource, record_id, operation) = write;
+        crate::db::write::audit(
+            conn,
+            crate::db::write::AuditEntry {
+                subject: self.subject,
+                jti: self.jti,
+                method: self.method,
+                resource,
+                record_id,
+                operation,
+                before,
+                after,
+            },
+            crate::db::now(),
+        )
+    }
+}
+
 /// Audits every record of a newly created plan as created, with its representation, as the
 /// single-record writes do: the change feed then lists each of them.
 pub fn audit_created(conn: &mut DbConnection, actor: &Actor, plan_id: i64) -> Result<(), ApiError> {
     use crate::api::export;
     use crate::api::records::to_json as json;
-    use crate::db::write::{self, AuditEntry, Operation};
+    use crate::db::write::Operation;
     let mut entries: Vec<(&'static str, i64, Vec<u8>)> = Vec::new();
     entries.push((PlanRecord::RESOURCE, plan_id, json(&PlanRecord::load(conn, plan_id)?)?));
     for department in export::departments(conn, plan_id)? {
@@ -612,22 +639,9 @@ pub fn audit_created(conn: &mut DbConnection, actor: &Actor, plan_id: i64) -> Re
     for evaluation in crate::api::evaluations::of_plan(conn, plan_id)? {
         entries.push(("evaluation", evaluation.summary.id, json(&evaluation)?));
     }
-    let at = crate::db::now();
     for (resource, record_id, after) in entries {
-        write::audit(
-            conn,
-            AuditEntry {
-                subject: actor.subject,
-                jti: actor.jti,
-                method: actor.method,
-                resource,
-                record_id,
-                operation: Operation::Create,
-                before: None,
-                after: Some(String::from_utf8_lossy(&after).into_owned()),
-            },
-            at,
-        )?;
+        let after = String::from_utf8_lossy(&after).into_owned();
+        actor.audit(conn, (resource, record_id, Operation::Create), None, Some(after))?;
     }
     Ok(())
 }

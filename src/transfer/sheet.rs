@@ -10,7 +10,7 @@ use crate::api::results::{self as result_api, ResultForm, ResultStatus};
 use crate::db::goals::CommonFilter;
 use crate::db::kpis::{self as kpi_store, KpiFilter, KpiRow};
 use crate::db::results::{self, ResultRow};
-use crate::db::write::{self, AuditEntry, Operation};
+use crate::db::write::Operation;
 use crate::db::{projects, DbConnection};
 use crate::domain::era;
 use crate::domain::input::handwritten;
@@ -689,20 +689,8 @@ pub fn apply(
         } else {
             Operation::Create
         };
-        write::audit(
-            conn,
-            AuditEntry {
-                subject: actor.subject,
-                jti: actor.jti,
-                method: actor.method,
-                resource: results::RESULT_RESOURCE,
-                record_id: kpi.id,
-                operation,
-                before: recorded.map(json).transpose()?,
-                after: Some(json(after)?),
-            },
-            crate::db::now(),
-        )?;
+        let write = (results::RESULT_RESOURCE, kpi.id, operation);
+        actor.audit(conn, write, recorded.map(json).transpose()?, Some(json(after)?))?;
     }
     Ok(report)
 }
