@@ -65,6 +65,28 @@ pub struct Principal {
 }
 
 impl Principal {
+    /// The department a token is limited to; an admin's token reaches everything.
+    pub fn limited_to_department(&self) -> Option<i64> {
+        self.department.filter(|_| !self.is_admin())
+    }
+
+    /// Refuses a KPI (by its initiative) outside the department the token is limited to.
+    pub fn check_kpi_reach(
+        &self,
+        conn: &mut crate::db::DbConnection,
+        initiative_id: i64,
+    ) -> Result<(), crate::error::ApiError> {
+        let Some(department) = self.limited_to_department() else {
+            return Ok(());
+        };
+        if crate::db::projects::initiative_in_department(conn, initiative_id, department)? {
+            return Ok(());
+        }
+        Err(crate::error::ApiError::Forbidden(format!(
+            "this token reaches only KPIs of initiatives in which department {department} has a project"
+        )))
+    }
+
     pub fn is_admin(&self) -> bool {
         self.scopes.contains(&Scope::Admin)
     }

@@ -92,7 +92,8 @@ enum TokenCommand {
         /// admin, kpis:write or projects:write (repeat for several).
         #[arg(long = "scope", required = true, num_args = 1.., value_parser = ["admin", "kpis:write", "projects:write"])]
         scopes: Vec<String>,
-        /// Limit projects:write to projects of this department (its id).
+        /// Limit the token to this department (its id): projects with a responsible division in it,
+        /// and KPIs (and their results, also from a sheet) of initiatives in which it has a project.
         #[arg(long)]
         dept: Option<i64>,
         /// Lifetime, like 30d, 12h or 90m.

@@ -308,6 +308,22 @@ impl Record for KpiRecord {
         store::insert(conn, input)
     }
 
+    /// A token limited to a department writes only KPIs of initiatives where it has a project.
+    fn authorize(
+        principal: &crate::auth::Principal,
+        conn: &mut DbConnection,
+        before: Option<&Kpi>,
+        after: Option<&KpiForm>,
+    ) -> Result<(), ApiError> {
+        if let Some(before) = before {
+            principal.check_kpi_reach(conn, before.initiative_id)?;
+        }
+        if let Some(after) = after {
+            principal.check_kpi_reach(conn, after.initiative_id)?;
+        }
+        Ok(())
+    }
+
     fn update(conn: &mut DbConnection, id: i64, input: &KpiForm) -> Result<(), ApiError> {
         store::update(conn, id, input)?;
         results::refresh_status(conn, id)

@@ -127,9 +127,14 @@ impl Writer {
         &self.principal.subject
     }
 
-    /// The department a token is limited to, if any.
+    /// The department a token is limited to, if any (an admin's token reaches everything).
     pub fn department(&self) -> Option<i64> {
-        self.principal.department
+        self.principal.limited_to_department()
+    }
+
+    /// Refuses a KPI (by its initiative) outside the department the token is limited to.
+    pub fn check_kpi_reach(&self, conn: &mut DbConnection, initiative_id: i64) -> Result<(), ApiError> {
+        self.principal.check_kpi_reach(conn, initiative_id)
     }
 
     /// Who the audit records of an import name.

@@ -521,3 +521,15 @@ pub fn divisions_of_initiatives(
     }
     Ok(found)
 }
+
+/// Whether a department has a project in an initiative: what a token limited to the department
+/// may record the KPIs of.
+pub fn initiative_in_department(
+    conn: &mut DbConnection,
+    initiative_id: i64,
+    department: i64,
+) -> Result<bool, ApiError> {
+    Ok(divisions_of_initiatives(conn, &[initiative_id])?
+        .iter()
+        .any(|division| division.department_id == department))
+}

@@ -229,7 +229,8 @@ on_both_backends! {
 }
 
 on_both_backends! {
-    /// A department's token records its own KPIs' results from its sheet, and no one else's.
+    /// A department's token records its own KPIs' results from its sheet, and no one else's, nor
+    /// one at a time.
     async fn a_department_records_only_its_own_kpis(backend) {
         let app = spawn_app_on(&seeded_database(backend)).await;
         let department = app.all("/api/v1/departments").await[3]["id"].as_i64().unwrap();
@@ -246,6 +247,22 @@ on_both_backends! {
         let refused = upload(&app, &staff, "text/csv", to_csv(&all).into_bytes(), "").await;
         let problem = assert_problem(refused, 403).await;
         assert_eq!(problem["errors"][0]["field"], format!("row {}, KPI番号 (kpi_code)", foreign + 1));
+
+        // The same reach one record at a time: results, target revisions, the KPI itself.
+        let mine = kpi(&app, &own[1][0]).await;
+        let theirs = kpi(&app, &all[foreign][0]).await;
+        let year = |kpi: &Value| kpi["target"]["year"].as_i64().unwrap();
+        let put = |kpi: &Value| format!("/api/v1/kpis/{}/results/{}", kpi["id"], year(kpi));
+        assert_eq!(app.send(Method::PUT, &put(&mine), Some(&staff), None, Some(&json!({"value": 1}))).await.status(), 201);
+        assert_problem(app.send(Method::PUT, &put(&theirs), Some(&staff), None, Some(&json!({"value": 1}))).await, 403).await;
+        let path = format!("/api/v1/kpis/{}", theirs["id"]);
+        let etag = app.etag(&path).await;
+        let revision = json!({"value": 1, "year": year(&theirs), "reason": "見直し"});
+        assert_problem(app.send(Method::POST, &format!("{path}/target-revisions"), Some(&staff), Some(&etag), Some(&revision)).await, 403).await;
+        assert_problem(app.send(Method::PATCH, &path, Some(&staff), Some(&etag), Some(&json!({"source": "x"}))).await, 403).await;
+        // An admin's token reaches everything, whatever its department.
+        let admin = token(&["admin"], Some(department));
+        assert_eq!(app.send(Method::PUT, &put(&theirs), Some(&admin), None, Some(&json!({"value": 1}))).await.status(), 201);
     }
 }
 
