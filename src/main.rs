@@ -176,11 +176,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Copy { from, to, force } => {
             let started = std::time::Instant::now();
-            let copied = db::copy::copy(
-                &Database::new(&from, 2, config.pool_timeout()),
-                &Database::new(&to, 2, config.pool_timeout()),
-                force,
-            )?;
+            let copied = db::copy::copy(&from, &to, force, config.pool_timeout())?;
             println!("{:<22} {:>8}  sha256", "table", "rows");
             for table in &copied.tables {
                 println!("{:<22} {:>8}  {}", table.table, table.rows, table.sha256);

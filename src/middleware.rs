@@ -338,18 +338,20 @@ impl RequestLimits {
         let read = async {
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let Ok(chunk) = chunk else { break };
+                // A body cut short (the client went away) is never handed on as if it were whole.
+                let chunk =
+                    chunk.map_err(|error| ApiError::bad_field("body", format!("did not arrive whole: {error}")))?;
                 body.extend_from_slice(&chunk);
                 if body.len() >= limit {
                     body.truncate(limit);
                     break;
                 }
             }
-            body.freeze()
+            Ok::<_, ApiError>(body.freeze())
         };
         let body = actix_web::rt::time::timeout(self.client_timeout, read)
             .await
-            .map_err(|_| ApiError::BodyTimedOut(self.client_timeout.as_secs()))?;
+            .map_err(|_| ApiError::BodyTimedOut(self.client_timeout.as_secs()))??;
         request.set_payload(actix_web::dev::Payload::from(body));
         Ok(())
     }

@@ -33,6 +33,9 @@ pub struct EvaluationSummary {
     pub fiscal_year: i32,
     #[schema(example = "令和6年度 総合戦略評価")]
     pub title: String,
+    /// Who froze it: the token's subject.
+    #[schema(example = "kikaku-admin")]
+    pub created_by: String,
     /// When the evaluation was frozen.
     pub created_at: DateTime<Utc>,
 }
@@ -98,6 +101,7 @@ impl From<EvaluationRow> for EvaluationSummary {
             plan_id: row.plan_id,
             fiscal_year: row.fiscal_year,
             title: row.title,
+            created_by: row.created_by,
             created_at: utc(row.created_at),
         }
     }

@@ -123,19 +123,20 @@ pub async fn import_plan(
     let kind = content_type(&request);
     let body = file_body(&request, payload).await?;
     // A zip's records are named by file, row and column; a document's by JSON Pointer.
-    let (document, bundle) = match kind.as_str() {
-        "application/json" => (PlanDocument::parse(&body)?, None),
+    // Parsing several MB is work for a blocking thread, not for the worker serving other requests.
+    let (document, bundle) = web::block(move || match kind.as_str() {
+        "application/json" => Ok((PlanDocument::parse(&body)?, None)),
         "application/zip" => {
             let bundle = Bundle::read(&body)?;
             let document = PlanDocument::parse(&bundle.document).map_err(|failure| bundle.named(failure))?;
-            (document, Some(bundle))
+            Ok((document, Some(bundle)))
         }
-        _ => {
-            return Err(ApiError::UnsupportedMediaTypeOf(
-                "application/json (a plan document) or application/zip (its export.zip)",
-            ))
-        }
-    };
+        _ => Err(ApiError::UnsupportedMediaTypeOf(
+            "application/json (a plan document) or application/zip (its export.zip)",
+        )),
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))??;
     let report = db
         .write(move |conn| {
             let actor = writer.actor();

@@ -281,6 +281,7 @@ impl Record for KpiRecord {
         let revised: Vec<FieldError> = [
             ("target.value", input.target.value != stored.target_value),
             ("target.year", input.target.year != stored.target_year),
+            ("target.year_type", input.target.year_type.as_str() != stored.target_year_type),
         ]
         .into_iter()
         .filter(|(_, changed)| *changed)

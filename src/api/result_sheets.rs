@@ -143,11 +143,14 @@ pub async fn import(
     params.finish()?;
     let kind = content_type(&request);
     let body = file_body(&request, payload).await?;
-    let rows = match kind.as_str() {
-        XLSX => sheet::read_xlsx(&body)?,
-        "text/csv" => sheet::read_csv(&body)?,
-        _ => return Err(ApiError::UnsupportedMediaTypeOf("text/csv or an xlsx workbook")),
-    };
+    // Reading a workbook is work for a blocking thread, not for the worker serving other requests.
+    let rows = web::block(move || match kind.as_str() {
+        XLSX => sheet::read_xlsx(&body),
+        "text/csv" => sheet::read_csv(&body),
+        _ => Err(ApiError::UnsupportedMediaTypeOf("text/csv or an xlsx workbook")),
+    })
+    .await
+    .map_err(|error| ApiError::Internal(error.to_string()))??;
     let report = db
         .write(move |conn| {
             let limit = Limit {

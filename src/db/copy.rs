@@ -321,13 +321,33 @@ fn rows_of(
     columns: &[(&str, Kind)],
     order: &str,
 ) -> Result<Vec<Vec<serde_json::Value>>, ApiError> {
-    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-    let array = match conn {
-        DbConnection::Sqlite(_) => format!("json_array({})", names.join(", ")),
-        DbConnection::Postgres(_) => format!("json_build_array({})::text", names.join(", ")),
+    let sqlite = matches!(conn, DbConnection::Sqlite(_));
+    let expressions: Vec<String> = columns
+        .iter()
+        .map(|(name, kind)| match kind {
+            // SQLite's JSON writes a REAL with 15 digits; 17 keep every bit of the double.
+            Real if sqlite => format!("CASE WHEN {name} IS NULL THEN NULL ELSE printf('%!.17g', {name}) END"),
+            _ => name.to_string(),
+        })
+        .collect();
+    let array = if sqlite {
+        format!("json_array({})", expressions.join(", "))
+    } else {
+        format!("json_build_array({})::text", expressions.join(", "))
     };
-    let lines: Vec<Line> =
-        diesel::sql_query(format!("SELECT {array} AS line FROM {table} ORDER BY {order}")).load(conn)?;
+    // Text orders by code point on both backends, whatever the Postgres database's collation.
+    let order: Vec<String> = order
+        .split(", ")
+        .map(|column| match columns.iter().find(|(name, _)| *name == column) {
+            Some((_, Txt)) if !sqlite => format!("{column} COLLATE \"C\""),
+            _ => column.to_string(),
+        })
+        .collect();
+    let lines: Vec<Line> = diesel::sql_query(format!(
+        "SELECT {array} AS line FROM {table} ORDER BY {}",
+        order.join(", ")
+    ))
+    .load(conn)?;
     lines
         .into_iter()
         .map(|line| serde_json::from_str(&line.line).map_err(|error| ApiError::Internal(format!("{table}: {error}"))))
@@ -347,6 +367,7 @@ fn canonical(value: &serde_json::Value, kind: Kind) -> serde_json::Value {
             Value::String(parsed.map_or(text, |time| time.format("%Y-%m-%d %H:%M:%S%.6f").to_string()))
         }
         (Real, Value::Number(number)) => number.as_f64().map_or(Value::Null, |real| serde_json::json!(real)),
+        (Real, Value::String(text)) => text.parse::<f64>().map_or(Value::Null, |real| serde_json::json!(real)),
         (Integer, Value::Number(number)) => number.as_i64().map_or(value.clone(), Value::from),
         _ => value.clone(),
     }
@@ -389,11 +410,24 @@ fn snapshot(conn: &mut DbConnection) -> Result<Snapshot, ApiError> {
         if matches!(conn, DbConnection::Postgres(_)) {
             diesel::sql_query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY").execute(conn)?;
         }
-        TABLES
-            .iter()
-            .map(|(table, columns, order)| Ok((*table, *columns, rows_of(conn, table, columns, order)?)))
-            .collect()
+        every_row(conn)
     })
+}
+
+/// Every table's rows, as the connection's transaction sees them.
+fn every_row(conn: &mut DbConnection) -> Result<Snapshot, ApiError> {
+    TABLES
+        .iter()
+        .map(|(table, columns, order)| Ok((*table, *columns, rows_of(conn, table, columns, order)?)))
+        .collect()
+}
+
+/// Every table's row count and digest: equal digests mean equal contents, whatever the backend.
+fn digests(snapshot: &Snapshot) -> Vec<TableDigest> {
+    snapshot
+        .iter()
+        .map(|(table, columns, rows)| digest_of(table, columns, rows))
+        .collect()
 }
 
 fn digest_of(table: &'static str, columns: &[(&str, Kind)], rows: &[Vec<serde_json::Value>]) -> TableDigest {
@@ -412,14 +446,6 @@ fn digest_of(table: &'static str, columns: &[(&str, Kind)], rows: &[Vec<serde_js
         rows: rows.len(),
         sha256: hasher.finalize().iter().map(|byte| format!("{byte:02x}")).collect(),
     }
-}
-
-/// Every table's row count and digest: equal digests mean equal contents, whatever the backend.
-pub fn digest(conn: &mut DbConnection) -> Result<Vec<TableDigest>, ApiError> {
-    Ok(snapshot(conn)?
-        .iter()
-        .map(|(table, columns, rows)| digest_of(table, columns, rows))
-        .collect())
 }
 
 /// Whether the database holds anything a copy would overwrite (a fresh one has only its data version).
@@ -443,12 +469,32 @@ pub struct Copied {
 /// Copies every table of `from` into `to` (migrated first), ids and all, in one transaction on
 /// the target; then compares both digests. A target that holds data is refused unless `force`,
 /// which empties it first.
-pub fn copy(from: &Database, to: &Database, force: bool) -> Result<Copied, ApiError> {
+pub fn copy(from: &str, to: &str, force: bool, timeout: std::time::Duration) -> Result<Copied, ApiError> {
+    if let Backend::Sqlite { path } = Backend::from_url(from) {
+        // Opening a missing file would create it, and copy an empty database over the target:
+        // checked before any connection is opened.
+        if !std::path::Path::new(&path).is_file() {
+            return Err(ApiError::bad_request("--from", format!("{path} is not a SQLite file")));
+        }
+    }
+    let (from, to) = (Database::new(from, 2, timeout), Database::new(to, 2, timeout));
+    // The source is only read: a database of another version is refused, never migrated here.
+    if !from.run_blocking(super::is_migrated)? {
+        return Err(ApiError::bad_request(
+            "--from",
+            "the database is not at this version's schema: run `strategy-api migrate` on it first",
+        ));
+    }
     to.run_blocking(super::migrate)?;
-    from.run_blocking(super::migrate)?;
     let source = from.run_blocking(snapshot)?;
-    to.run_blocking(|conn| {
+    let before = digests(&source);
+    // Written and then checked in one transaction: a copy that differs is never committed.
+    let after = to.run_blocking(|conn| {
         conn.transaction::<_, ApiError, _>(|conn| {
+            if let DbConnection::Postgres(_) = conn {
+                // Quotes are the only escapes in the literals below, as the SQL standard has it.
+                diesel::sql_query("SET LOCAL standard_conforming_strings = on").execute(conn)?;
+            }
             if holds_data(conn)? {
                 if !force {
                     return Err(ApiError::Conflict(
@@ -461,46 +507,61 @@ pub fn copy(from: &Database, to: &Database, force: bool) -> Result<Copied, ApiEr
             }
             diesel::sql_query("DELETE FROM data_version").execute(conn)?;
             for (table, columns, rows) in &source {
-                let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
-                for batch in rows.chunks(BATCH) {
-                    let values: Vec<String> = batch
-                        .iter()
-                        .map(|row| {
-                            let cells: Vec<String> = row.iter().zip(*columns).map(|(value, (_, kind))| literal(value, *kind, conn)).collect();
-                            format!("({})", cells.join(", "))
-                        })
-                        .collect();
-                    diesel::sql_query(format!("INSERT INTO {table} ({}) VALUES {}", names.join(", "), values.join(", "))).execute(conn)?;
-                }
-                // Postgres hands out ids from a sequence, which must continue after the copied ones.
-                if matches!(conn, DbConnection::Postgres(_)) && names.first() == Some(&"id") {
-                    diesel::sql_query(format!(
-                        "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
-                    ))
-                    .execute(conn)?;
-                }
+                insert_rows(conn, table, columns, rows)?;
             }
-            Ok(())
+            let after = digests(&every_row(conn)?);
+            if after != before {
+                let differing: Vec<&str> = before
+                    .iter()
+                    .zip(&after)
+                    .filter(|(a, b)| a != b)
+                    .map(|(a, _)| a.table)
+                    .collect();
+                return Err(ApiError::Conflict(format!(
+                    "nothing was copied: the copy would differ from its source in {}",
+                    differing.join(", ")
+                )));
+            }
+            Ok(after)
         })
     })?;
-    let before: Vec<TableDigest> = source
-        .iter()
-        .map(|(table, columns, rows)| digest_of(table, columns, rows))
-        .collect();
-    let after = to.run_blocking(digest)?;
-    if before != after {
-        let differing: Vec<&str> = before
-            .iter()
-            .zip(&after)
-            .filter(|(a, b)| a != b)
-            .map(|(a, _)| a.table)
-            .collect();
-        return Err(ApiError::Internal(format!(
-            "the copy differs from its source in: {}",
-            differing.join(", ")
-        )));
-    }
     Ok(Copied { tables: after })
+}
+
+fn insert_rows(
+    conn: &mut DbConnection,
+    table: &str,
+    columns: &[(&str, Kind)],
+    rows: &[Vec<serde_json::Value>],
+) -> Result<(), ApiError> {
+    let names: Vec<&str> = columns.iter().map(|(name, _)| *name).collect();
+    for batch in rows.chunks(BATCH) {
+        let values: Vec<String> = batch
+            .iter()
+            .map(|row| {
+                let cells: Vec<String> = row
+                    .iter()
+                    .zip(columns)
+                    .map(|(value, (_, kind))| literal(value, *kind, conn))
+                    .collect();
+                format!("({})", cells.join(", "))
+            })
+            .collect();
+        diesel::sql_query(format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            names.join(", "),
+            values.join(", ")
+        ))
+        .execute(conn)?;
+    }
+    // Postgres hands out ids from a sequence, which must continue after the copied ones.
+    if matches!(conn, DbConnection::Postgres(_)) && names.first() == Some(&"id") {
+        diesel::sql_query(format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), COALESCE(MAX(id), 1), MAX(id) IS NOT NULL) FROM {table}"
+        ))
+        .execute(conn)?;
+    }
+    Ok(())
 }
 
 /// Writes a consistent copy of a SQLite database to `file` while it serves (`VACUUM INTO`).

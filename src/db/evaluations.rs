@@ -21,6 +21,7 @@ pub struct EvaluationRow {
     pub plan_id: i64,
     pub fiscal_year: i32,
     pub title: String,
+    pub created_by: String,
     pub created_at: NaiveDateTime,
 }
 

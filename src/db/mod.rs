@@ -322,6 +322,18 @@ pub fn migrate(conn: &mut DbConnection) -> Result<(), ApiError> {
     }
 }
 
+/// Whether every migration of this version has been applied (a database another version left
+/// behind has not).
+pub fn is_migrated(conn: &mut DbConnection) -> Result<bool, ApiError> {
+    let failed =
+        |error: Box<dyn std::error::Error + Send + Sync>| ApiError::Internal(format!("migrations unreadable: {error}"));
+    let pending = match conn {
+        DbConnection::Sqlite(conn) => conn.has_pending_migration(SQLITE_MIGRATIONS),
+        DbConnection::Postgres(conn) => conn.has_pending_migration(POSTGRES_MIGRATIONS),
+    };
+    pending.map(|pending| !pending).map_err(failed)
+}
+
 /// Refreshes the planner's statistics after a bulk load: a freshly loaded Postgres would
 /// otherwise scan whole tables where an index lookup is right.
 pub fn analyze(conn: &mut DbConnection) -> Result<(), ApiError> {

@@ -270,9 +270,17 @@ impl KpiFacts {
     /// The KPI as it was before its target was first revised, if it was.
     pub fn with_original_target(&self) -> Option<KpiRow> {
         let first = self.revisions.first()?;
+        // The direction is the original target's too, where the baseline gives one.
+        let direction = match &self.kpi.baseline_value {
+            Some(baseline) => crate::domain::kpi::direction(Some(baseline), first.previous_value.as_deref())
+                .as_str()
+                .to_string(),
+            None => self.kpi.direction.clone(),
+        };
         Some(KpiRow {
             target_value: first.previous_value.clone(),
             target_year: first.previous_year,
+            direction,
             ..self.kpi.clone()
         })
     }

@@ -25,22 +25,26 @@ impl Files {
             |error: zip::result::ZipError| ApiError::refused_field("body", format!("is not a readable zip: {error}"));
         let mut archive = zip::ZipArchive::new(std::io::Cursor::new(body)).map_err(unreadable)?;
         let mut files = HashMap::new();
+        // A plan's CSVs are a few MB in all; a zip that inflates to more is refused as it is read.
+        let mut left = super::MAX_INFLATED_BYTES;
         for index in 0..archive.len() {
             let mut entry = archive.by_index(index).map_err(unreadable)?;
             let name = entry.name().map_err(unreadable)?.to_string();
             if !name.ends_with(".csv") {
                 continue;
             }
-            // A plan's CSVs are a few MB at most; a zip that inflates past the import limit is refused.
             let mut text = String::new();
             entry
                 .by_ref()
-                .take(super::MAX_INFLATED_BYTES + 1)
+                .take(left + 1)
                 .read_to_string(&mut text)
                 .map_err(|error| ApiError::refused_field(name.clone(), format!("is not UTF-8 CSV: {error}")))?;
-            if text.len() as u64 > super::MAX_INFLATED_BYTES {
-                return Err(ApiError::refused_field(name, "inflates to more than the import limit"));
-            }
+            left = left.checked_sub(text.len() as u64).ok_or_else(|| {
+                ApiError::refused_field(
+                    "body",
+                    format!("inflates to more than {} MiB of CSV", super::MAX_INFLATED_BYTES >> 20),
+                )
+            })?;
             let mut reader = csv::ReaderBuilder::new().from_reader(text.trim_start_matches('\u{feff}').as_bytes());
             let header: Vec<String> = reader
                 .headers()
@@ -73,6 +77,11 @@ impl Files {
     fn rows(&self, file: &str) -> &[(usize, Row)] {
         self.0.get(file).map_or(&[], Vec::as_slice)
     }
+}
+
+/// A cell that links rows (an id, a code), blank where the file has no such column.
+fn key<'a>(row: &'a Row, column: &str) -> &'a str {
+    row.get(column).map_or("", String::as_str)
 }
 
 /// A cell as JSON: null when blank, a number where the document wants one.
@@ -228,24 +237,24 @@ impl Bundle {
             place(at.clone(), "goals.csv", *line);
             let mut goal = record(row, &["code", "category", "title"], &["number"]);
             let mut measure_list = Vec::new();
-            for (m, (line, row)) in measures.get(&row["id"]).into_iter().flatten().enumerate() {
+            for (m, (line, row)) in measures.get(key(row, "id")).into_iter().flatten().enumerate() {
                 let at = format!("{at}/measures/{m}");
                 place(at.clone(), "measures.csv", *line);
                 let mut measure = record(row, &["code", "title"], &["number"]);
                 let mut initiative_list = Vec::new();
-                for (i, (line, row)) in initiatives.get(&row["id"]).into_iter().flatten().enumerate() {
+                for (i, (line, row)) in initiatives.get(key(row, "id")).into_iter().flatten().enumerate() {
                     let at = format!("{at}/initiatives/{i}");
                     place(at.clone(), "initiatives.csv", *line);
                     let mut initiative = record(row, &["code", "title"], &["number"]);
                     let mut kpi_list = Vec::new();
-                    for (k, (line, row)) in kpis.get(&row["id"]).into_iter().flatten().enumerate() {
+                    for (k, (line, row)) in kpis.get(key(row, "id")).into_iter().flatten().enumerate() {
                         let at = format!("{at}/kpis/{k}");
                         place(at.clone(), "kpis.csv", *line);
                         let mut kpi = record(row, &["code", "name", "unit", "cumulative", "direction", "source"], &[]);
                         kpi.insert("baseline".into(), measurement(row, "baseline"));
                         kpi.insert("target".into(), measurement(row, "target"));
                         let mut result_list = Vec::new();
-                        for (r, (line, row)) in results.get(&row["id"]).into_iter().flatten().enumerate() {
+                        for (r, (line, row)) in results.get(key(row, "id")).into_iter().flatten().enumerate() {
                             place(format!("{at}/results/{r}"), "kpi_results.csv", *line);
                             result_list.push(Value::Object(record(
                                 row,
@@ -255,7 +264,7 @@ impl Bundle {
                         }
                         kpi.insert("results".into(), Value::Array(result_list));
                         let mut revision_list = Vec::new();
-                        for (r, (line, row)) in revisions.get(&row["id"]).into_iter().flatten().enumerate() {
+                        for (r, (line, row)) in revisions.get(key(row, "id")).into_iter().flatten().enumerate() {
                             place(format!("{at}/target_revisions/{r}"), "kpi_target_revisions.csv", *line);
                             let measurement = |value: &str, year: &str| json!({"value_text": cell(row, value, false), "year": cell(row, year, true), "year_type": cell(row, "year_type", false)});
                             let mut revision = record(row, &["reason", "revised_by", "revised_at"], &[]);
@@ -296,7 +305,7 @@ impl Bundle {
                 .collect();
             project.insert("divisions".into(), Value::Array(divisions));
             let mut listed = Vec::new();
-            for (a, (line, row)) in appearances.get(&row["code"]).into_iter().flatten().enumerate() {
+            for (a, (line, row)) in appearances.get(key(row, "code")).into_iter().flatten().enumerate() {
                 place(format!("{at}/appearances/{a}"), "project_appearances.csv", *line);
                 listed.push(Value::Object(record(row, &["initiative_code", "description"], &[])));
             }
@@ -308,9 +317,9 @@ impl Bundle {
         for (e, (line, row)) in files.rows("evaluations.csv").iter().enumerate() {
             let at = format!("/evaluations/{e}");
             place(at.clone(), "evaluations.csv", *line);
-            let mut evaluation = record(row, &["title", "created_at"], &["fiscal_year"]);
+            let mut evaluation = record(row, &["title", "created_by", "created_at"], &["fiscal_year"]);
             let mut item_list = Vec::new();
-            for (i, (line, row)) in items.get(&row["id"]).into_iter().flatten().enumerate() {
+            for (i, (line, row)) in items.get(key(row, "id")).into_iter().flatten().enumerate() {
                 place(format!("{at}/items/{i}"), "evaluation_items.csv", *line);
                 let item = record(
                     row,
@@ -344,6 +353,40 @@ impl Bundle {
             "projects": projects,
             "evaluations": evaluations,
         });
+        // A row whose parent matches no row would be left out without a word: it is refused instead.
+        let placed: std::collections::HashSet<(&str, usize)> =
+            places.iter().map(|(_, file, line)| (file.as_str(), *line)).collect();
+        let mut orphans = Vec::new();
+        for (file, parent) in [
+            ("divisions.csv", "department_code"),
+            ("measures.csv", "goal_id"),
+            ("initiatives.csv", "measure_id"),
+            ("kpis.csv", "initiative_id"),
+            ("kpi_results.csv", "kpi_id"),
+            ("kpi_target_revisions.csv", "kpi_id"),
+            ("project_appearances.csv", "project_code"),
+            ("evaluation_items.csv", "evaluation_id"),
+            ("plan.csv", "code"),
+        ] {
+            for (line, _) in files
+                .rows(file)
+                .iter()
+                .filter(|(line, _)| !placed.contains(&(file, *line)))
+            {
+                let message = if file == "plan.csv" {
+                    "is a second plan: a zip holds one".to_string()
+                } else {
+                    format!("its {parent} matches no row of the file it refers to")
+                };
+                orphans.push(crate::error::FieldError {
+                    field: format!("{file} row {line}, column {parent}"),
+                    message,
+                });
+            }
+        }
+        if !orphans.is_empty() {
+            return Err(ApiError::refusals(orphans));
+        }
         // Longest pointers first, so that a failure is named by its own record's row.
         places.sort_by_key(|(pointer, ..)| std::cmp::Reverse(pointer.len()));
         Ok(Bundle {

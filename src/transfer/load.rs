@@ -93,6 +93,10 @@ impl Failures {
     }
 }
 
+/// An initiative's project table as the document gives it: the initiative's id, each listed
+/// project's code with its index, and where the table is.
+type ProjectTable<'a> = (i64, Vec<(usize, &'a str)>, String);
+
 /// Validates and inserts one record; `None` (its failures noted) when its rules refuse it.
 fn create<R: Record>(
     conn: &mut DbConnection,
@@ -105,6 +109,24 @@ fn create<R: Record>(
         return Ok(None);
     }
     R::insert(conn, input).map(Some)
+}
+
+/// Whether a figure given twice (`value` and `value_text`, as the export writes it) is the same
+/// figure both times; else the difference is noted, so that an edit of one is never lost.
+fn agrees(failures: &mut Failures, at: &str, value: &Option<String>, value_text: &Option<String>) -> bool {
+    let (Some(value), Some(text)) = (value, value_text) else {
+        return true;
+    };
+    match (value.parse::<f64>(), text.parse::<f64>()) {
+        (Ok(number), Ok(exact)) if number != exact => {
+            failures.refuse(
+                format!("{at}/value"),
+                format!("is {value} but value_text is {text}: give one of them, or both alike"),
+            );
+            false
+        }
+        _ => true,
+    }
 }
 
 fn measurement(part: &MeasurementPart) -> MeasurementForm {
@@ -213,8 +235,8 @@ pub fn import(conn: &mut DbConnection, document: &PlanDocument, importer: &str) 
 
     let mut initiative_ids: HashMap<&str, i64> = HashMap::new();
     let mut kpi_ids: HashMap<&str, i64> = HashMap::new();
-    // Each initiative's project table, in its order: (initiative id, project codes, pointer).
-    let mut tables: Vec<(i64, Vec<&str>, String)> = Vec::new();
+    // Each initiative's project table, in its order: (initiative id, (index, project code), pointer).
+    let mut tables: Vec<ProjectTable> = Vec::new();
     for (index, goal) in document.goals.iter().enumerate() {
         let at = format!("/goals/{index}");
         let Some(goal) = failures.read(goal, &at) else { continue };
@@ -270,7 +292,7 @@ pub fn import(conn: &mut DbConnection, document: &PlanDocument, importer: &str) 
                 let mut table = Vec::new();
                 for (index, appearance) in initiative.project_appearances.iter().enumerate() {
                     if let Some(appearance) = failures.read(appearance, &format!("{at}/project_appearances/{index}")) {
-                        table.push(appearance.project_code.as_str());
+                        table.push((index, appearance.project_code.as_str()));
                     }
                 }
                 tables.push((initiative_id, table, format!("{at}/project_appearances")));
@@ -336,15 +358,35 @@ pub fn import(conn: &mut DbConnection, document: &PlanDocument, importer: &str) 
         listed.extend(form.appearances.iter().map(|appearance| (id, appearance.initiative_id)));
     }
     for (initiative_id, table, at) in tables {
-        for (index, code) in table.iter().enumerate() {
-            let at = format!("{at}/{index}/project_code");
+        if table.is_empty() {
+            continue;
+        }
+        // A table given lists each project that lists the initiative, once: its order is then whole.
+        let mut placed: Vec<i64> = Vec::new();
+        for (index, code) in &table {
+            let pointer = format!("{at}/{index}/project_code");
             match project_ids.get(code) {
-                Some(project_id) if listed.contains(&(*project_id, initiative_id)) => {
-                    project_store::set_appearance_position(conn, *project_id, initiative_id, index as i32 + 1)?;
+                Some(project_id) if placed.contains(project_id) => {
+                    failures.refuse(pointer, "lists this project a second time")
                 }
-                Some(_) => failures.refuse(at, "this project's `appearances` do not list the initiative"),
+                Some(project_id) if listed.contains(&(*project_id, initiative_id)) => {
+                    placed.push(*project_id);
+                    project_store::set_appearance_position(conn, *project_id, initiative_id, *index as i32 + 1)?;
+                }
+                Some(_) => failures.refuse(pointer, "this project's `appearances` do not list the initiative"),
                 None if known.projects.contains(code) => {}
-                None => failures.refuse(at, "names no project of the document"),
+                None => failures.refuse(pointer, "names no project of the document"),
+            }
+        }
+        for (project_id, _) in listed
+            .iter()
+            .filter(|(project, initiative)| *initiative == initiative_id && !placed.contains(project))
+        {
+            if let Some((code, _)) = project_ids.iter().find(|(_, id)| *id == project_id) {
+                failures.refuse(
+                    at.clone(),
+                    format!("lacks project {code}, whose `appearances` list this initiative"),
+                );
             }
         }
     }
@@ -420,12 +462,20 @@ fn import_kpi(
     kpi: &KpiPart,
 ) -> Result<Option<i64>, ApiError> {
     let mut revisions = Vec::new();
+    let mut disagreeing = false;
+    for (place, part) in [("baseline", &kpi.baseline), ("target", &kpi.target)] {
+        disagreeing |= !agrees(failures, &format!("{at}/{place}"), &part.value, &part.value_text);
+    }
     for (index, revision) in kpi.target_revisions.iter().enumerate() {
-        if let Some(revision) = failures.read(revision, &format!("{at}/target_revisions/{index}")) {
+        let at = format!("{at}/target_revisions/{index}");
+        if let Some(revision) = failures.read(revision, &at) {
+            for (place, part) in [("previous", &revision.previous), ("target", &revision.target)] {
+                disagreeing |= !agrees(failures, &format!("{at}/{place}"), &part.value, &part.value_text);
+            }
             revisions.push((index, revision));
         }
     }
-    if revisions.len() != kpi.target_revisions.len() {
+    if revisions.len() != kpi.target_revisions.len() || disagreeing {
         return Ok(None);
     }
     let original = revisions
@@ -521,6 +571,9 @@ fn import_kpi(
         let Some(result) = failures.read(result, &at) else {
             continue;
         };
+        if !agrees(failures, &at, &result.value, &result.value_text) {
+            continue;
+        }
         if years.contains(&result.year) {
             failures.refuse(format!("{at}/year"), "is given twice for this KPI");
             continue;
@@ -606,7 +659,9 @@ pub fn audit_created(conn: &mut DbConnection, actor: &Actor, plan_id: i64) -> Re
     use crate::db::write::Operation;
     let mut entries: Vec<(&'static str, i64, Vec<u8>)> = Vec::new();
     entries.push((PlanRecord::RESOURCE, plan_id, json(&PlanRecord::load(conn, plan_id)?)?));
+    // Parents before children, so that a consumer replaying the feed never meets a dangling reference.
     for department in export::departments(conn, plan_id)? {
+        entries.push((DepartmentRecord::RESOURCE, department.id, json(&department)?));
         for division in &department.divisions {
             entries.push((
                 DivisionRecord::RESOURCE,
@@ -614,7 +669,6 @@ pub fn audit_created(conn: &mut DbConnection, actor: &Actor, plan_id: i64) -> Re
                 json(&DivisionRecord::load(conn, division.id)?)?,
             ));
         }
-        entries.push((DepartmentRecord::RESOURCE, department.id, json(&department)?));
     }
     for goal_id in export::goal_ids(conn, plan_id)? {
         let goal = export::goal_export(conn, goal_id)?;

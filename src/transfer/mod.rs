@@ -6,6 +6,6 @@ pub mod files;
 pub mod load;
 pub mod sheet;
 
-/// Most bytes one file of an imported zip may inflate to: a guard against zip bombs, far above
-/// the CSVs of any plan.
+/// Most bytes the CSV files of an imported zip may inflate to in all: a guard against zip bombs,
+/// far above the CSVs of any plan.
 pub const MAX_INFLATED_BYTES: u64 = 64 * 1024 * 1024;

@@ -353,34 +353,58 @@ pub fn read_csv(body: &[u8]) -> Result<Vec<SheetRow>, ApiError> {
 
 /// An xlsx workbook: its first sheet.
 pub fn read_xlsx(body: &[u8]) -> Result<Vec<SheetRow>, ApiError> {
-    use calamine::{Data, Reader, Xlsx};
+    use calamine::{DataRef, Reader, Xlsx};
     let unreadable = |error: calamine::XlsxError| {
         ApiError::refused_field("body", format!("is not a readable xlsx workbook: {error}"))
     };
     let mut workbook = Xlsx::new(std::io::Cursor::new(body.to_vec())).map_err(unreadable)?;
-    let range = workbook
-        .worksheet_range_at(0)
-        .ok_or_else(|| ApiError::refused_field("body", "the workbook has no sheet"))?
-        .map_err(unreadable)?;
-    let text = |cell: &Data| match cell {
-        Data::Empty => String::new(),
-        Data::String(text) => text.clone(),
-        // Shortest form that reads back as the same number: 26, 98.9.
-        Data::Float(number) => number.to_string(),
-        Data::Int(number) => number.to_string(),
-        Data::Bool(value) => value.to_string(),
-        other => other.to_string(),
-    };
-    // Rows as the sheet has them, from row 1 even where the first rows are empty.
-    let (first_row, first_column) = range.start().unwrap_or((0, 0));
-    let mut records: Vec<Vec<String>> = vec![Vec::new(); first_row as usize];
-    for row in range.rows() {
-        let mut cells = vec![String::new(); first_column as usize];
-        cells.extend(row.iter().map(text));
-        records.push(cells);
+    let first = workbook
+        .sheet_names()
+        .first()
+        .cloned()
+        .ok_or_else(|| ApiError::refused_field("body", "the workbook has no sheet"))?;
+    // Cell by cell, never as a grid: a workbook with one cell far out must not allocate the rest.
+    let mut cells = workbook.worksheet_cells_reader(&first).map_err(unreadable)?;
+    let mut records: Vec<Vec<String>> = Vec::new();
+    while let Some(cell) = cells.next_cell().map_err(unreadable)? {
+        let (row, column) = cell.get_position();
+        let (row, column) = (row as usize, column as usize);
+        if column >= MAX_SHEET_COLUMNS {
+            continue;
+        }
+        if row >= MAX_SHEET_ROWS {
+            return Err(ApiError::refused_field(
+                "body",
+                format!("the sheet has more than {MAX_SHEET_ROWS} rows: use the sheet from results/template"),
+            ));
+        }
+        let text = match cell.get_value() {
+            DataRef::Empty => continue,
+            DataRef::String(text) | DataRef::DateTimeIso(text) | DataRef::DurationIso(text) => text.clone(),
+            DataRef::SharedString(text) => text.to_string(),
+            // Shortest form that reads back as the same number: 26, 98.9.
+            DataRef::Float(number) => number.to_string(),
+            DataRef::Int(number) => number.to_string(),
+            DataRef::Bool(value) => value.to_string(),
+            DataRef::DateTime(time) => time.to_string(),
+            DataRef::Error(error) => error.to_string(),
+        };
+        if records.len() <= row {
+            records.resize(row + 1, Vec::new());
+        }
+        let cells_of_row = &mut records[row];
+        if cells_of_row.len() <= column {
+            cells_of_row.resize(column + 1, String::new());
+        }
+        cells_of_row[column] = text;
     }
     rows_of(records)
 }
+
+/// The most rows a sheet may have (a plan of 45,000 KPIs over 6 years has fewer) and the columns
+/// read (the template has 15; notes staff add to the right are ignored).
+const MAX_SHEET_ROWS: usize = 300_000;
+const MAX_SHEET_COLUMNS: usize = 64;
 
 /// What happened (or in a dry run would happen) to one row.
 #[derive(Debug, Clone, Serialize, ToSchema)]

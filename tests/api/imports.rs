@@ -191,6 +191,8 @@ on_both_backends! {
             "reason": "r", "revised_by": "planning", "revised_at": "2024-04-01T00:00:00Z",
         }]);
         document["projects"][0]["appearances"][0]["initiative_code"] = json!("9-9-9");
+        // An edit of `value` that leaves the exported `value_text` as it was is not silently lost.
+        document["goals"][1]["measures"][0]["initiatives"][0]["kpis"][0]["target"]["value"] = json!(12345);
         document["evaluations"] = json!([{"fiscal_year": 2023, "title": "t", "created_at": "2024-06-01T00:00:00Z",
             "items": [{"kpi_code": "9-9-9-9", "kpi_name": "x", "unit": "件", "direction": "increase", "baseline_value": null,
                        "target_value": "1", "result_year": null, "result_value": null, "achievement": null, "expected": null,
@@ -201,6 +203,7 @@ on_both_backends! {
             [
                 "/evaluations/0/items/0/kpi_code",
                 "/goals/0/measures/0/initiatives/0/kpis/0/target",
+                "/goals/1/measures/0/initiatives/0/kpis/0/target/value",
                 "/projects/0/appearances/0/initiative_code",
             ]
         );
@@ -423,6 +426,11 @@ on_both_backends! {
         );
         assert_eq!(other.json("/api/v1/plans").await["total"], 0);
         assert_eq!(refused_fields(import_zip(&other, b"PK\x03\x04 not a zip".to_vec(), "").await).await, ["body"]);
+        // A row whose parent is in no row is refused, not left out.
+        let mut orphaned = unzip(&zip);
+        let results = orphaned.iter_mut().find(|(name, _)| name == "kpi_results.csv").unwrap();
+        results.1 = results.1.replacen(&format!("\r\n{},", first.trim_start_matches("/api/v1/kpis/")), "\r\n999999,", 1);
+        assert_eq!(refused_fields(import_zip(&other, rezip(&orphaned), "").await).await, ["kpi_results.csv row 2, column kpi_id"]);
         let without_plan: Vec<(String, String)> = files.into_iter().filter(|(name, _)| name != "plan.csv").collect();
         assert_eq!(refused_fields(import_zip(&other, rezip(&without_plan), "").await).await, ["plan.csv"]);
     }

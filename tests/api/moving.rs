@@ -121,6 +121,14 @@ async fn a_database_moves_to_postgres_and_back_without_losing_anything() {
         .await;
     assert_eq!(created.status(), 201, "Postgres hands out ids after the copied ones");
 
+    // A source that is not there is refused: it is never created empty and copied over the target.
+    let missing = format!("{sqlite}.missing");
+    let before = export(&moved).await;
+    let (ok, _, errors) = cli(&sqlite, &["copy", "--from", &missing, "--to", &postgres, "--force"]);
+    assert!(!ok && errors.contains("is not a SQLite file"), "{errors}");
+    assert!(!std::path::Path::new(&missing).exists());
+    assert_eq!(export(&moved).await, before, "the target is as it was");
+
     // A target that holds data is refused unless --force.
     let (ok, _, errors) = cli(&sqlite, &["copy", "--from", &sqlite, "--to", &postgres]);
     assert!(!ok && errors.contains("--force"), "{errors}");

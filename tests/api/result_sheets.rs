@@ -223,6 +223,19 @@ on_both_backends! {
         assert_eq!(refused_fields(headless).await, ["row 1, KPI番号 (kpi_code)", "row 1, 実績値 (value)", "row 1, 年度（西暦） (year)"]);
         assert_problem(upload(&app, &writer, "text/csv", vec![0x82, 0xa0, b','], "").await, 422).await;
         assert_problem(upload(&app, &writer, XLSX, b"PK not really".to_vec(), "").await, 422).await;
+        // A few bytes with a cell at the sheet's far corner are read cell by cell, never as a grid:
+        // far to the right it is ignored, far down it is refused.
+        for (row, column, expected) in [
+            (1_048_575, 16_383, vec!["row 1, 実績値 (value)", "row 1, 年度（西暦） (year)"]),
+            (1_048_575, 0, vec!["body"]),
+        ] {
+            let mut far = rust_xlsxwriter::Workbook::new();
+            let sheet = far.add_worksheet();
+            sheet.write_string(0, 0, "KPI番号").unwrap();
+            sheet.write_string(row, column, "x").unwrap();
+            let far = upload(&app, &writer, XLSX, far.save_to_buffer().unwrap(), "").await;
+            assert_eq!(refused_fields(far).await, expected);
+        }
         assert_problem(upload(&app, &writer, "application/json", b"{}".to_vec(), "").await, 415).await;
         assert_problem(upload(&app, &token(&["projects:write"], None), "text/csv", to_csv(&rows).into_bytes(), "").await, 403).await;
     }
