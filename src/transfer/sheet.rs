@@ -84,7 +84,6 @@ fn kpis_of(
     plan_id: i64,
     department: Option<i64>,
 ) -> Result<(Vec<KpiRow>, DivisionsOf), ApiError> {
-    crate::db::plans::get(conn, plan_id)?;
     let filter = KpiFilter {
         common: CommonFilter {
             plan: Some(plan_id),
@@ -104,7 +103,8 @@ fn kpis_of(
     Ok((kpis, divisions))
 }
 
-/// The template's rows: per KPI in code order, each year after the baseline up to the target.
+/// The template's rows: per KPI in code order, each year after the baseline up to the target
+/// (the caller has found the plan).
 pub fn template(conn: &mut DbConnection, plan_id: i64, department: Option<i64>) -> Result<Vec<TemplateRow>, ApiError> {
     let (mut kpis, divisions) = kpis_of(conn, plan_id, department)?;
     kpis.sort_by_key(|kpi| code_order(&kpi.code));
@@ -497,6 +497,9 @@ pub fn apply(
     actor: &Actor,
     dry_run: bool,
 ) -> Result<ResultsImportReport, ApiError> {
+    if !crate::db::plans::exists(conn, plan_id)? {
+        return Err(ApiError::not_found("plan", plan_id));
+    }
     let (kpis, divisions) = kpis_of(conn, plan_id, None)?;
     let by_code: HashMap<&str, &KpiRow> = kpis.iter().map(|kpi| (kpi.code.as_str(), kpi)).collect();
     let mut outcomes = Vec::new();
