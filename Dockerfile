@@ -6,6 +6,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
 COPY data ./data
+COPY templates ./templates
+COPY assets ./assets
 COPY tests ./tests
 RUN cargo build --release --locked --bin strategy-api
 

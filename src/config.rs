@@ -101,9 +101,28 @@ pub struct Config {
     #[arg(long, env = "CORS_WRITE_ORIGINS", default_value = "", global = true)]
     pub cors_write_origins: String,
 
+    /// The address the public reaches the service at (`https://strategy.example.jp`), for the
+    /// absolute addresses the pages' structured data gives; default: `http://` and the request's
+    /// `Host`. Forwarded headers are not trusted for this, so no client can make a cached page
+    /// point elsewhere.
+    #[arg(long, env = "PUBLIC_BASE_URL", value_parser = public_base_url, global = true)]
+    pub public_base_url: Option<String>,
+
     /// Log filter, in env_logger's syntax.
     #[arg(long, env = "RUST_LOG", default_value = "info", global = true)]
     pub log: String,
+}
+
+/// An http(s) origin with an optional path, without query or fragment; kept without a trailing `/`.
+fn public_base_url(text: &str) -> Result<String, String> {
+    let url = url::Url::parse(text).map_err(|error| format!("not a URL: {error}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+        return Err("must be an http or https URL with a host".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() || !url.username().is_empty() {
+        return Err("must have no query, fragment or user".into());
+    }
+    Ok(url.as_str().trim_end_matches('/').to_string())
 }
 
 impl Config {

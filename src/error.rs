@@ -198,6 +198,32 @@ pub fn problem_response(status: StatusCode, detail: String, errors: Vec<FieldErr
     HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem)
 }
 
+impl ApiError {
+    /// The problem's detail and failing fields, as a client may see them: causes of 5xx go to
+    /// the log, never to the client.
+    pub fn problem_parts(&self) -> (String, Vec<FieldError>) {
+        let detail = match self {
+            ApiError::Unavailable(cause) => {
+                log::warn!("database unavailable: {cause}");
+                "the database is unavailable; try again shortly".to_string()
+            }
+            ApiError::Internal(cause) => {
+                log::error!("internal error: {cause}");
+                "an internal error occurred".to_string()
+            }
+            other => other.to_string(),
+        };
+        let errors = match self {
+            ApiError::BadRequest { errors, .. }
+            | ApiError::Unprocessable { errors, .. }
+            | ApiError::Stale { errors, .. }
+            | ApiError::ForbiddenFields { errors, .. } => errors.clone(),
+            _ => Vec::new(),
+        };
+        (detail, errors)
+    }
+}
+
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
@@ -224,25 +250,7 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        // Causes of 5xx go to the log, never to the client.
-        let detail = match self {
-            ApiError::Unavailable(cause) => {
-                log::warn!("database unavailable: {cause}");
-                "the database is unavailable; try again shortly".to_string()
-            }
-            ApiError::Internal(cause) => {
-                log::error!("internal error: {cause}");
-                "an internal error occurred".to_string()
-            }
-            other => other.to_string(),
-        };
-        let errors = match self {
-            ApiError::BadRequest { errors, .. }
-            | ApiError::Unprocessable { errors, .. }
-            | ApiError::Stale { errors, .. }
-            | ApiError::ForbiddenFields { errors, .. } => errors.clone(),
-            _ => Vec::new(),
-        };
+        let (detail, errors) = self.problem_parts();
         let mut response = problem_response(status, detail, errors);
         match self {
             ApiError::MethodNotAllowed { allowed, .. } => {

@@ -10,5 +10,7 @@ pub mod domain;
 pub mod error;
 pub mod middleware;
 pub mod openapi;
+pub mod pages;
+pub mod report;
 pub mod startup;
 pub mod transfer;

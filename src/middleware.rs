@@ -48,7 +48,8 @@ pub async fn conditional_get(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let is_read = matches!(*request.method(), Method::GET | Method::HEAD) && request.path().starts_with(API_BASE);
+    let is_read = matches!(*request.method(), Method::GET | Method::HEAD)
+        && (request.path().starts_with(API_BASE) || crate::pages::serves(request.path()));
     if !is_read {
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     }
@@ -123,17 +124,18 @@ pub async fn conditional_get(
     Ok(ServiceResponse::new(request, response))
 }
 
-/// What makes two reads the same response: the target and the format asked for.
+/// What makes two reads the same response: the target, the format asked for, and the host
+/// asked (the pages' structured data gives absolute addresses).
 fn cache_key(request: &ServiceRequest) -> String {
     let target = request.uri().path_and_query().map_or("", |target| target.as_str());
-    let accept = request
-        .headers()
-        .get(header::ACCEPT)
-        .map_or(&b""[..], HeaderValue::as_bytes);
-    let mut key = String::with_capacity(target.len() + 1 + accept.len());
+    let header_bytes = |name| request.headers().get(name).map_or(&b""[..], HeaderValue::as_bytes);
+    let (accept, host) = (header_bytes(header::ACCEPT), header_bytes(header::HOST));
+    let mut key = String::with_capacity(target.len() + 2 + accept.len() + host.len());
     key.push_str(target);
     key.push('\n');
     key.push_str(&String::from_utf8_lossy(accept));
+    key.push('\n');
+    key.push_str(&String::from_utf8_lossy(host));
     key
 }
 

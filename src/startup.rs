@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
 use crate::middleware::{self, CachePolicy, RequestLimits};
-use crate::{api, openapi};
+use crate::{api, openapi, pages};
 
 pub struct Application {
     server: Server,
@@ -53,6 +53,7 @@ impl Application {
         ));
         let cors_config = config.clone();
         let request_limits = web::Data::new(RequestLimits::from_config(config));
+        let public_base_url = web::Data::new(pages::PublicBaseUrl(config.public_base_url.clone()));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(middleware::head_as_get))
@@ -70,6 +71,7 @@ impl Application {
                 .app_data(request_limits.clone())
                 .app_data(authenticator.clone())
                 .app_data(plan_schema.clone())
+                .app_data(public_base_url.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|error, request| {
                     // `/plans/import` fits `/plans/{id}` too: another method on it is a 405, not a bad id.
@@ -90,6 +92,7 @@ impl Application {
                 .into_utoipa_app()
                 .configure(api::configure)
                 .into_app()
+                .configure(pages::configure)
                 .route("/openapi.json", web::get().to(serve_openapi))
                 .app_data(web::Data::new(OpenApiJson(openapi_json.clone())))
                 .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
@@ -178,11 +181,11 @@ async fn no_route(request: HttpRequest, routes: web::Data<RouteTable>) -> Result
 
 /// Errors that actix raises itself (a body too large, a bad header) become problem documents too.
 fn problem_for_framework_error<B>(response: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    let is_problem = response
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|value| value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
-    if is_problem {
+    // A problem document, or a page's own error page, is already what the client should see.
+    let is_answered = response.headers().get(header::CONTENT_TYPE).is_some_and(|value| {
+        value.as_bytes().starts_with(PROBLEM_JSON.as_bytes()) || value.as_bytes().starts_with(b"text/html")
+    });
+    if is_answered {
         return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
     }
     let status = response.status();

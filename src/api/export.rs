@@ -22,7 +22,8 @@ use crate::db::departments as department_store;
 use crate::db::goals::{self as goal_store, CommonFilter};
 use crate::db::kpis::{self as kpi_store, KpiFilter};
 use crate::db::projects::{self as project_store, ProjectFilter};
-use crate::db::{results, Database, DbConnection, Page};
+use crate::db::results::{self, ResultView};
+use crate::db::{Database, DbConnection, Page};
 use crate::error::{ApiError, ItemErrors};
 
 /// Everything of one plan; `PlanExport` documents the streamed document's shape.
@@ -67,7 +68,7 @@ pub struct KpiExport {
 }
 
 /// Every record of a plan, however many: exports are not paged.
-fn everything() -> Page {
+pub(crate) fn everything() -> Page {
     Page {
         limit: i64::from(i32::MAX),
         offset: 0,
@@ -107,8 +108,9 @@ pub(crate) fn projects(conn: &mut DbConnection, plan: i64) -> Result<Vec<Project
         .collect())
 }
 
-/// One goal's tree with KPIs, results and project tables: a fixed number of queries.
-pub(crate) fn goal_export(conn: &mut DbConnection, goal_id: i64) -> Result<GoalExport, ApiError> {
+/// One goal's tree with KPIs, results and project tables, the results (and targets) under a view:
+/// a fixed number of queries.
+pub(crate) fn goal_export(conn: &mut DbConnection, goal_id: i64, view: ResultView) -> Result<GoalExport, ApiError> {
     let (goal, measures, initiatives) = goal_store::goal_tree(conn, goal_id)?;
     let filter = KpiFilter {
         goal: Some(goal_id),
@@ -118,7 +120,7 @@ pub(crate) fn goal_export(conn: &mut DbConnection, goal_id: i64) -> Result<GoalE
     let rows_by_id: HashMap<i64, _> = kpi_rows.iter().map(|row| (row.id, row.clone())).collect();
     let kpi_ids: Vec<i64> = kpi_rows.iter().map(|row| row.id).collect();
     let mut results_by_kpi: HashMap<i64, Vec<KpiResult>> = HashMap::new();
-    for row in results::of_kpis(conn, &kpi_ids)? {
+    for row in results::of_kpis_under(conn, &kpi_ids, view)? {
         if let Some(kpi) = rows_by_id.get(&row.kpi_id) {
             results_by_kpi
                 .entry(row.kpi_id)
@@ -127,7 +129,7 @@ pub(crate) fn goal_export(conn: &mut DbConnection, goal_id: i64) -> Result<GoalE
         }
     }
     let mut kpis_by_initiative: HashMap<i64, Vec<KpiExport>> = HashMap::new();
-    for kpi in results::facts(conn, kpi_rows)?.into_iter().map(Kpi::from) {
+    for kpi in results::facts_under(conn, kpi_rows, view)?.into_iter().map(Kpi::from) {
         let results = results_by_kpi.remove(&kpi.id).unwrap_or_default();
         kpis_by_initiative
             .entry(kpi.initiative_id)
@@ -165,7 +167,7 @@ pub fn plan_export(conn: &mut DbConnection, plan_id: i64) -> Result<PlanExport, 
     let plan = PlanRecord::load(conn, plan_id)?;
     let goals = goal_ids(conn, plan_id)?
         .into_iter()
-        .map(|goal| goal_export(conn, goal))
+        .map(|goal| goal_export(conn, goal, ResultView::default()))
         .collect::<Result<_, _>>()?;
     Ok(PlanExport {
         plan,
@@ -223,7 +225,7 @@ pub async fn export_json(db: web::Data<Database>, plan: web::Path<i64>) -> Resul
                 Step::Done => return None,
                 Step::Goal(index) if index < goals.len() => {
                     let goal = goals[index];
-                    let chunk = db.run(move |conn| json(&goal_export(conn, goal)?)).await.map(|body| {
+                    let chunk = db.run(move |conn| json(&goal_export(conn, goal, ResultView::default())?)).await.map(|body| {
                         if index == 0 {
                             body
                         } else {
@@ -482,7 +484,7 @@ fn batch(
         Rows::Departments => Some(department_rows(conn, plan, false)?),
         Rows::Divisions => Some(department_rows(conn, plan, true)?),
         Rows::OfGoals(part) => match goal_ids(conn, plan)?.get(index) {
-            Some(goal) => Some(goal_rows(&goal_export(conn, *goal)?, part)?),
+            Some(goal) => Some(goal_rows(&goal_export(conn, *goal, ResultView::default())?, part)?),
             None => None,
         },
         Rows::Projects => project_rows(conn, plan, index)?,

@@ -77,7 +77,7 @@ pub struct Measurement {
 }
 
 impl Measurement {
-    pub(super) fn new(value_text: Option<String>, year: i32, year_type: &str) -> Self {
+    pub(crate) fn new(value_text: Option<String>, year: i32, year_type: &str) -> Self {
         // The column only ever holds values written through `YearType::as_str`.
         let year_type = year_type.parse().unwrap_or(YearType::Fiscal);
         Measurement {

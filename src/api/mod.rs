@@ -14,6 +14,7 @@ pub mod progress;
 pub mod projects;
 mod query;
 pub mod records;
+pub mod reports;
 pub mod result_sheets;
 pub mod results;
 pub mod target_revisions;
@@ -46,6 +47,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(plans::delete)
             .service(export::export_json)
             .service(export::export_zip)
+            .service(reports::report_xlsx)
             .service(evaluations::create)
             .service(evaluations::list)
             .service(evaluations::get)

@@ -13,7 +13,7 @@ use crate::db::Database;
 use crate::error::{ApiError, ItemErrors};
 use crate::transfer::sheet::{self, Limit, ResultsImportReport};
 
-const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+pub(super) const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
 /// Which KPIs a template lists.
 #[derive(Debug, utoipa::IntoParams)]
@@ -55,7 +55,7 @@ async fn template_of(
     .await
 }
 
-fn attachment(body: Vec<u8>, content_type: &str, file: String) -> HttpResponse {
+pub(super) fn attachment(body: Vec<u8>, content_type: &str, file: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(content_type)
         .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{file}\"")))

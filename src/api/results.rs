@@ -384,8 +384,16 @@ pub async fn chart_svg(db: web::Data<Database>, id: web::Path<i64>) -> Result<Ht
     let (kpi, rows) = db
         .run(move |conn| Ok((kpi_store::get(conn, id)?, store::of_kpi(conn, id)?)))
         .await?;
+    let svg = chart_of(&kpi, &rows);
+    Ok(HttpResponse::Ok()
+        .content_type("image/svg+xml; charset=utf-8")
+        .body(svg))
+}
+
+/// The chart of a KPI's results against its baseline and (current) target.
+pub(crate) fn chart_of(kpi: &KpiRow, rows: &[ResultRow]) -> String {
     let number = |text: Option<&str>| text.and_then(|text| text.parse::<f64>().ok());
-    let svg = chart::line_chart(&chart::Series {
+    chart::line_chart(&chart::Series {
         name: &kpi.name,
         unit: &kpi.unit,
         year_type: kpi.target_year_type.parse().unwrap_or(YearType::Fiscal),
@@ -397,8 +405,5 @@ pub async fn chart_svg(db: web::Data<Database>, id: web::Path<i64>) -> Result<Ht
             .iter()
             .filter_map(|row| number(row.value.as_deref()).map(|value| (row.year, value)))
             .collect(),
-    });
-    Ok(HttpResponse::Ok()
-        .content_type("image/svg+xml; charset=utf-8")
-        .body(svg))
+    })
 }

@@ -81,24 +81,30 @@ pub struct ResultView {
     pub up_to_year: Option<i32>,
 }
 
+/// Every result of these KPIs under the view, oldest first per KPI: one query.
+pub fn of_kpis_under(conn: &mut DbConnection, kpi_ids: &[i64], view: ResultView) -> Result<Vec<ResultRow>, ApiError> {
+    let mut rows = match view.as_of {
+        None => of_kpis(conn, kpi_ids)?,
+        Some(at) => {
+            let mut rows = recorded_by(conn, kpi_ids, at)?;
+            rows.sort_by_key(|row| (row.kpi_id, row.year));
+            rows
+        }
+    };
+    if let Some(last) = view.up_to_year {
+        rows.retain(|row| row.year <= last);
+    }
+    Ok(rows)
+}
+
 /// The latest result of each KPI under the view: one query for a whole page.
 pub fn latest_of(
     conn: &mut DbConnection,
     kpi_ids: &[i64],
     view: ResultView,
 ) -> Result<HashMap<i64, ResultRow>, ApiError> {
-    let rows = match view.as_of {
-        None => kpi_results::table
-            .filter(kpi_results::kpi_id.eq_any(kpi_ids))
-            .select(ResultRow::as_select())
-            .load::<ResultRow>(conn)?,
-        Some(at) => recorded_by(conn, kpi_ids, at)?,
-    };
     let mut latest: HashMap<i64, ResultRow> = HashMap::new();
-    for row in rows {
-        if view.up_to_year.is_some_and(|last| row.year > last) {
-            continue;
-        }
+    for row in of_kpis_under(conn, kpi_ids, view)? {
         if latest.get(&row.kpi_id).is_none_or(|kept| kept.year < row.year) {
             latest.insert(row.kpi_id, row);
         }
@@ -267,22 +273,37 @@ pub struct KpiFacts {
 }
 
 impl KpiFacts {
+    /// The KPI with the target it had at `at`: revisions made later are undone.
+    fn as_it_stood(mut self, at: NaiveDateTime) -> Self {
+        let Some(first_later) = self.revisions.iter().position(|revision| revision.revised_at > at) else {
+            return self;
+        };
+        let undone = &self.revisions[first_later];
+        self.kpi = retargeted(&self.kpi, undone.previous_value.clone(), undone.previous_year);
+        self.revisions.truncate(first_later);
+        self
+    }
+
     /// The KPI as it was before its target was first revised, if it was.
     pub fn with_original_target(&self) -> Option<KpiRow> {
         let first = self.revisions.first()?;
-        // The direction is the original target's too, where the baseline gives one.
-        let direction = match &self.kpi.baseline_value {
-            Some(baseline) => crate::domain::kpi::direction(Some(baseline), first.previous_value.as_deref())
-                .as_str()
-                .to_string(),
-            None => self.kpi.direction.clone(),
-        };
-        Some(KpiRow {
-            target_value: first.previous_value.clone(),
-            target_year: first.previous_year,
-            direction,
-            ..self.kpi.clone()
-        })
+        Some(retargeted(&self.kpi, first.previous_value.clone(), first.previous_year))
+    }
+}
+
+/// A KPI judged against another target; its direction is that target's, where the baseline gives one.
+fn retargeted(kpi: &KpiRow, value: Option<String>, year: i32) -> KpiRow {
+    let direction = match &kpi.baseline_value {
+        Some(baseline) => crate::domain::kpi::direction(Some(baseline), value.as_deref())
+            .as_str()
+            .to_string(),
+        None => kpi.direction.clone(),
+    };
+    KpiRow {
+        target_value: value,
+        target_year: year,
+        direction,
+        ..kpi.clone()
     }
 }
 
@@ -292,7 +313,8 @@ pub fn facts(conn: &mut DbConnection, rows: Vec<super::kpis::KpiRow>) -> Result<
     facts_under(conn, rows, ResultView::default())
 }
 
-/// The same, from the results of a view.
+/// The same, from the results of a view; looking back to a moment, each target is the one the KPI
+/// had then.
 pub fn facts_under(
     conn: &mut DbConnection,
     rows: Vec<super::kpis::KpiRow>,
@@ -307,11 +329,17 @@ pub fn facts_under(
     let mut revisions = super::revisions::of_kpis(conn, &ids)?;
     Ok(rows
         .into_iter()
-        .map(|kpi| KpiFacts {
-            latest: latest.remove(&kpi.id),
-            revisions: revisions.remove(&kpi.id).unwrap_or_default(),
-            scheme: schemes.get(&kpi.plan_id).cloned().unwrap_or_else(default_scheme),
-            kpi,
+        .map(|kpi| {
+            let facts = KpiFacts {
+                latest: latest.remove(&kpi.id),
+                revisions: revisions.remove(&kpi.id).unwrap_or_default(),
+                scheme: schemes.get(&kpi.plan_id).cloned().unwrap_or_else(default_scheme),
+                kpi,
+            };
+            match view.as_of {
+                Some(at) => facts.as_it_stood(at),
+                None => facts,
+            }
         })
         .collect())
 }

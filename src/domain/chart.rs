@@ -38,22 +38,7 @@ fn escape(text: &str) -> String {
 /// A value as the axis shows it: no more places than needed, thousands grouped (3,500,000).
 fn tick(value: f64) -> String {
     let text = format!("{value:.2}");
-    let text = text.trim_end_matches('0').trim_end_matches('.');
-    let (sign, digits) = text.strip_prefix('-').map_or(("", text), |rest| ("-", rest));
-    let (whole, fraction) = digits
-        .split_once('.')
-        .map_or((digits, None), |(whole, fraction)| (whole, Some(fraction)));
-    let mut grouped = String::new();
-    for (index, digit) in whole.chars().enumerate() {
-        if index > 0 && (whole.len() - index) % 3 == 0 {
-            grouped.push(',');
-        }
-        grouped.push(digit);
-    }
-    match fraction {
-        Some(fraction) => format!("{sign}{grouped}.{fraction}"),
-        None => format!("{sign}{grouped}"),
-    }
+    super::text::grouped(text.trim_end_matches('0').trim_end_matches('.'))
 }
 
 /// Axis bounds on round numbers (1, 2 or 5 times a power of ten apart), about four steps.

@@ -50,6 +50,29 @@ impl Status {
         Status::NotMeasurable,
     ];
 
+    /// The status as the city's report writes it.
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Achieved => "達成",
+            Status::OnTrack => "順調",
+            Status::Behind => "遅れ",
+            Status::NoData => "未把握",
+            Status::NotMeasurable => "測定不能",
+        }
+    }
+
+    /// A mark beside the label, so that print in black and white and readers who cannot tell
+    /// colours apart see the status too.
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Status::Achieved => "◎",
+            Status::OnTrack => "○",
+            Status::Behind => "△",
+            Status::NoData => "－",
+            Status::NotMeasurable => "×",
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Achieved => "achieved",

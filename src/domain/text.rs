@@ -2,6 +2,27 @@
 
 use unicode_normalization::UnicodeNormalization;
 
+/// A decimal as people read it, its whole part grouped by thousands: `3500000` → `3,500,000`,
+/// `-1259.5` → `-1,259.5`; the places are kept as written.
+pub fn grouped(decimal: &str) -> String {
+    let (sign, digits) = decimal.strip_prefix('-').map_or(("", decimal), |rest| ("-", rest));
+    let (whole, fraction) = digits
+        .split_once('.')
+        .map_or((digits, None), |(whole, fraction)| (whole, Some(fraction)));
+    let mut grouped = String::from(sign);
+    for (index, digit) in whole.chars().enumerate() {
+        if index > 0 && (whole.len() - index) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    if let Some(fraction) = fraction {
+        grouped.push('.');
+        grouped.push_str(fraction);
+    }
+    grouped
+}
+
 /// Folds text for substring search: Unicode NFKC (full-width and half-width forms meet),
 /// lower case, and katakana folded to hiragana. Applied to stored text and to the query alike.
 pub fn fold_for_search(text: &str) -> String {
@@ -255,6 +276,14 @@ pub fn like_contains(folded: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn decimals_are_grouped_by_thousands_keeping_their_places() {
+        assert_eq!(grouped("3500000"), "3,500,000");
+        assert_eq!(grouped("-1259.50"), "-1,259.50");
+        assert_eq!(grouped("999"), "999");
+        assert_eq!(grouped("0.5"), "0.5");
+    }
 
     #[test]
     fn full_and_half_width_meet() {

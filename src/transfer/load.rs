@@ -671,7 +671,7 @@ pub fn audit_created(conn: &mut DbConnection, actor: &Actor, plan_id: i64) -> Re
         }
     }
     for goal_id in export::goal_ids(conn, plan_id)? {
-        let goal = export::goal_export(conn, goal_id)?;
+        let goal = export::goal_export(conn, goal_id, crate::db::results::ResultView::default())?;
         entries.push((GoalRecord::RESOURCE, goal.goal.id, json(&goal.goal)?));
         for measure in &goal.measures {
             entries.push((MeasureRecord::RESOURCE, measure.measure.id, json(&measure.measure)?));

@@ -176,18 +176,25 @@ pub fn to_csv(rows: &[TemplateRow]) -> Result<Vec<u8>, ApiError> {
         .map_err(|error| ApiError::Internal(error.to_string()))
 }
 
+/// The header row of the service's workbooks: white bold on dark blue (contrast 9:1).
+pub(crate) fn header_format() -> rust_xlsxwriter::Format {
+    use rust_xlsxwriter::{Color, Format, FormatBorder};
+    Format::new()
+        .set_bold()
+        .set_background_color(Color::RGB(0x1F4E79))
+        .set_font_color(Color::White)
+        .set_border(FormatBorder::Thin)
+        .set_text_wrap()
+        .set_align(rust_xlsxwriter::FormatAlign::Top)
+}
+
 /// The template as an Excel workbook: a header row that stays in view, filters, the cells to fill
 /// in white and the others shaded, a list to pick the status from, and a sheet of instructions.
 pub fn to_xlsx(rows: &[TemplateRow], title: &str) -> Result<Vec<u8>, ApiError> {
     use rust_xlsxwriter::{Color, DataValidation, Format, FormatBorder, Workbook};
     let failed = |error: rust_xlsxwriter::XlsxError| ApiError::Internal(error.to_string());
     let mut workbook = Workbook::new();
-    let header = Format::new()
-        .set_bold()
-        .set_background_color(Color::RGB(0x1F4E79))
-        .set_font_color(Color::White)
-        .set_border(FormatBorder::Thin)
-        .set_text_wrap();
+    let header = header_format();
     let fixed = Format::new()
         .set_background_color(Color::RGB(0xEDEDED))
         .set_border(FormatBorder::Thin)

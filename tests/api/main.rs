@@ -23,6 +23,7 @@ mod opendata;
 mod paging;
 mod plans;
 mod progress;
+mod report;
 mod projects;
 mod result_sheets;
 mod revisions;
