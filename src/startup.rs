@@ -149,6 +149,7 @@ impl RouteTable {
                     .collect();
                 (ResourceDef::new(path.as_str()), methods)
             })
+            .chain(pages::PATHS.map(|path| (ResourceDef::new(path), vec![Method::GET])))
             .collect();
         RouteTable(routes)
     }

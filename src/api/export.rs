@@ -225,13 +225,16 @@ pub async fn export_json(db: web::Data<Database>, plan: web::Path<i64>) -> Resul
                 Step::Done => return None,
                 Step::Goal(index) if index < goals.len() => {
                     let goal = goals[index];
-                    let chunk = db.run(move |conn| json(&goal_export(conn, goal, ResultView::default())?)).await.map(|body| {
-                        if index == 0 {
-                            body
-                        } else {
-                            [b",".to_vec(), body].concat()
-                        }
-                    });
+                    let chunk = db
+                        .run(move |conn| json(&goal_export(conn, goal, ResultView::default())?))
+                        .await
+                        .map(|body| {
+                            if index == 0 {
+                                body
+                            } else {
+                                [b",".to_vec(), body].concat()
+                            }
+                        });
                     (chunk, Step::Goal(index + 1))
                 }
                 Step::Goal(_) => (Ok(br#"],"projects":"#.to_vec()), Step::Projects),

@@ -274,7 +274,7 @@ pub struct KpiFacts {
 
 impl KpiFacts {
     /// The KPI with the target it had at `at`: revisions made later are undone.
-    fn as_it_stood(mut self, at: NaiveDateTime) -> Self {
+    fn standing_at(mut self, at: NaiveDateTime) -> Self {
         let Some(first_later) = self.revisions.iter().position(|revision| revision.revised_at > at) else {
             return self;
         };
@@ -337,7 +337,7 @@ pub fn facts_under(
                 kpi,
             };
             match view.as_of {
-                Some(at) => facts.as_it_stood(at),
+                Some(at) => facts.standing_at(at),
                 None => facts,
             }
         })

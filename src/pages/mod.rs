@@ -23,12 +23,16 @@ pub fn serves(path: &str) -> bool {
     path == "/" || path.starts_with("/plans/") || path == STYLESHEET_PATH
 }
 
+/// The pages' paths, each answering GET (and HEAD) alone.
+pub const PATHS: [&str; 4] = ["/", "/plans/{id}", "/plans/{id}/kpis/{kpi}", STYLESHEET_PATH];
+
 pub fn configure(config: &mut web::ServiceConfig) {
+    let [root, plan_page, kpi_page, stylesheet_path] = PATHS;
     config
-        .route("/", web::get().to(index))
-        .route("/plans/{id}", web::get().to(plan))
-        .route("/plans/{id}/kpis/{kpi}", web::get().to(kpi))
-        .route(STYLESHEET_PATH, web::get().to(stylesheet));
+        .route(root, web::get().to(index))
+        .route(plan_page, web::get().to(plan))
+        .route(kpi_page, web::get().to(kpi))
+        .route(stylesheet_path, web::get().to(stylesheet));
 }
 
 /// A page that failed: the status and problem as the API gives them, as a page a person reads.
@@ -107,7 +111,10 @@ fn id_in(request: &HttpRequest, name: &str) -> Result<i64, ApiError> {
 /// Where the service is reached from, for the absolute addresses of the structured data: the
 /// configured public address, else the request's `Host` (part of the response cache's key).
 fn base_url(request: &HttpRequest) -> String {
-    if let Some(base) = request.app_data::<web::Data<PublicBaseUrl>>().and_then(|base| base.0.clone()) {
+    if let Some(base) = request
+        .app_data::<web::Data<PublicBaseUrl>>()
+        .and_then(|base| base.0.clone())
+    {
         return base;
     }
     let host = request
@@ -135,9 +142,7 @@ async fn plan(db: web::Data<Database>, request: HttpRequest) -> Result<HttpRespo
     let mut params = query_of(&request)?;
     let moment = crate::api::reports::moment_of(&mut params)?;
     params.finish()?;
-    let report = db
-        .run(move |conn| crate::report::load(conn, plan_id, moment))
-        .await?;
+    let report = db.run(move |conn| crate::report::load(conn, plan_id, moment)).await?;
     html(&views::ReportPage::new(report, &base_url(&request))?)
 }
 

@@ -365,7 +365,11 @@ impl ReportPage {
                 .iter()
                 .map(|evaluation| EvaluationChoice {
                     id: evaluation.id,
-                    label: format!("{}（{}確定）", evaluation.title, report::japan_date(evaluation.created_at)),
+                    label: format!(
+                        "{}（{}確定）",
+                        evaluation.title,
+                        report::japan_date(evaluation.created_at)
+                    ),
                     selected: selected == Some(evaluation.id),
                 })
                 .collect(),
@@ -532,7 +536,10 @@ impl KpiPage {
         let row = kpi_store::get(conn, kpi_id)?;
         let rows = results::of_kpi(conn, kpi_id)?;
         let chart = result_views::chart_of(&row, &rows);
-        let results: Vec<KpiResult> = rows.into_iter().map(|result| result_views::view(&row, result)).collect();
+        let results: Vec<KpiResult> = rows
+            .into_iter()
+            .map(|result| result_views::view(&row, result))
+            .collect();
         let initiative = goal_store::get_initiative(conn, kpi.initiative_id)?;
         let (measure, _) = goal_store::measure_tree(conn, initiative.measure_id)?;
         let (goal, _, _) = goal_store::goal_tree(conn, measure.goal_id)?;
@@ -556,7 +563,10 @@ impl KpiPage {
                     .join("、")
             }
         );
-        let original = kpi.target_revisions.first().map(|first| measurement(&first.previous, &unit));
+        let original = kpi
+            .target_revisions
+            .first()
+            .map(|first| measurement(&first.previous, &unit));
         Ok(KpiPage {
             plan_id,
             plan_name: plan.name,
@@ -571,16 +581,24 @@ impl KpiPage {
             name: kpi.name.clone(),
             baseline: measurement(&kpi.baseline, &unit),
             target: measurement(&kpi.target, &unit),
-            original_achievement: original
-                .as_ref()
-                .map(|_| percent(kpi.original_target_progress.as_ref().and_then(|progress| progress.achievement))),
+            original_achievement: original.as_ref().map(|_| {
+                percent(
+                    kpi.original_target_progress
+                        .as_ref()
+                        .and_then(|progress| progress.achievement),
+                )
+            }),
             original_target: original,
             achievement: percent(kpi.progress.achievement),
             status: kpi.progress.status.into(),
             grade: kpi.progress.grade.clone().unwrap_or_else(|| NONE.to_string()),
             latest: match (kpi.progress.latest_year, &kpi.progress.latest_value_text) {
                 (Some(year), Some(value)) => {
-                    format!("{} {unit}（{}）", grouped(value), era::label(year, kpi.target.year_type))
+                    format!(
+                        "{} {unit}（{}）",
+                        grouped(value),
+                        era::label(year, kpi.target.year_type)
+                    )
                 }
                 (Some(year), None) => format!("測定不能（{}）", era::label(year, kpi.target.year_type)),
                 _ => "まだ記録されていません".into(),

@@ -283,7 +283,7 @@ fn goal_section(
                                 let line = KpiLine::current(kpi.kpi, kpi.results, divisions.clone());
                                 match frozen {
                                     // A KPI added after the evaluation was not part of it.
-                                    Some(items) => items.get(&line.kpi.id).map(|item| line.as_evaluated(item)),
+                                    Some(items) => items.get(&line.kpi.id).map(|item| line.judged_by(item)),
                                     None => Some(line),
                                 }
                             })
@@ -319,8 +319,14 @@ fn goal_section(
 impl KpiLine {
     fn current(kpi: Kpi, results: Vec<KpiResult>, divisions: Vec<String>) -> Self {
         KpiLine {
-            original_target: kpi.target_revisions.first().map(|first| clone_measurement(&first.previous)),
-            original_achievement: kpi.original_target_progress.as_ref().and_then(|progress| progress.achievement),
+            original_target: kpi
+                .target_revisions
+                .first()
+                .map(|first| clone_measurement(&first.previous)),
+            original_achievement: kpi
+                .original_target_progress
+                .as_ref()
+                .and_then(|progress| progress.achievement),
             kpi,
             results,
             divisions,
@@ -328,7 +334,7 @@ impl KpiLine {
     }
 
     /// The KPI as a frozen evaluation judged it: its target, result, achievement and grade then.
-    fn as_evaluated(mut self, item: &ItemRow) -> Self {
+    fn judged_by(mut self, item: &ItemRow) -> Self {
         let year_type = self.kpi.target.year_type.as_str();
         self.kpi.target = Measurement::new(
             item.target_value.clone(),

@@ -34,7 +34,7 @@ on_both_backends! {
         let problem = assert_problem(app.get("/api/v1/goals/424242").await, 404).await;
         assert_eq!(problem["detail"], "goal 424242 does not exist");
         assert_problem(app.get("/api/v1/nothing-here").await, 404).await;
-        assert_problem(app.get("/").await, 404).await;
+        assert_problem(app.get("/nothing-here").await, 404).await;
         let problem = assert_problem(app.get("/api/v1/kpis/abc").await, 400).await;
         assert_eq!(problem["errors"][0]["field"], "path");
         assert_problem(app.get("/api/v1/kpis/1/results/20x").await, 400).await;
@@ -45,6 +45,9 @@ on_both_backends! {
             (reqwest::Method::PUT, "/api/v1/projects", "GET, POST"),
             (reqwest::Method::DELETE, "/api/v1/changes", "GET"),
             (reqwest::Method::POST, "/healthz", "GET"),
+            (reqwest::Method::POST, "/", "GET"),
+            (reqwest::Method::DELETE, "/plans/1", "GET"),
+            (reqwest::Method::PUT, "/plans/1/kpis/1", "GET"),
         ] {
             let response = app.client.request(method.clone(), app.url(path)).send().await.unwrap();
             assert_eq!(response.headers()["allow"], allowed, "{method} {path}");
@@ -66,9 +69,15 @@ on_both_backends! {
             "limit=1%00",
             "%3D%3D%3D",
             "q=%E2%80%AE",
+            "as_of=%00",
+            "as_of=9999-99-99",
+            "evaluation=99999999999999999999",
+            "as_of=2024-01-01T00%3A00%3A00%2B99%3A00",
         ] {
-            let response = app.get(&format!("/api/v1/kpis?{query}")).await;
-            assert!(response.status().is_success() || response.status() == 400, "{query}: {}", response.status());
+            for path in ["/api/v1/kpis", "/plans/1", "/", "/api/v1/plans/1/report.xlsx"] {
+                let response = app.get(&format!("{path}?{query}")).await;
+                assert!(response.status().is_success() || response.status() == 400, "{path}?{query}: {}", response.status());
+            }
         }
         assert_eq!(app.json("/api/v1/kpis").await["total"], 45);
     }

@@ -12,7 +12,11 @@ const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.
 async fn page(app: &TestApp, path: &str) -> String {
     let response = app.get(path).await;
     assert_eq!(response.status(), 200, "GET {path}");
-    assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "GET {path}");
+    assert_eq!(
+        response.headers()["content-type"],
+        "text/html; charset=utf-8",
+        "GET {path}"
+    );
     response.text().await.unwrap()
 }
 
@@ -28,7 +32,7 @@ async fn record(app: &TestApp, kpi: i64, year: i32, body: Value) {
 }
 
 /// The `<tr>` of a KPI's row in the report (from its link to the end of the row).
-fn row_of<'a>(html: &'a str, plan: i64, kpi: i64) -> &'a str {
+fn row_of(html: &str, plan: i64, kpi: i64) -> &str {
     let link = format!("href=\"/plans/{plan}/kpis/{kpi}\"");
     let start = html.find(&link).unwrap_or_else(|| panic!("KPI {kpi} is in the report"));
     let end = html[start..].find("</tr>").unwrap();
