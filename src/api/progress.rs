@@ -86,8 +86,9 @@ pub struct PlanFilter {
 #[derive(Debug, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AsOf {
-    /// Answer from the results as they were recorded then (from the audit history): a date (the end
-    /// of that day in Japan, UTC+9) or an RFC 3339 time. Default: now.
+    /// Answer from the results as they were recorded then (from the audit history), against the
+    /// targets of then (later revisions undone): a date (the end of that day in Japan, UTC+9) or an
+    /// RFC 3339 time. Default: now.
     #[param(example = "2026-06-30", inline)]
     pub as_of: Option<crate::api::query::documented::Moment>,
 }
