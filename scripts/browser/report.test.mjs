@@ -133,6 +133,9 @@ await check('the index lists the plan with its period and summary', async () => 
   const { counts } = progress;
   const line = `${progress.kpis}指標のうち達成 ${counts.achieved}・順調 ${counts.on_track}・遅れ ${counts.behind}・未把握 ${counts.no_data}`;
   assert.ok((await page.textContent('main')).includes(line), line);
+  for (const href of await page.$$eval('main a[href^="/api/"], main a[href="/openapi.json"]', (links) => links.map((link) => link.getAttribute('href')))) {
+    assert.equal((await page.request.get(new URL(href, base).toString())).status(), 200, href);
+  }
   await page.click(`a[href="/plans/${plan.id}"]`);
   assert.equal(new URL(page.url()).pathname, `/plans/${plan.id}`);
   await visit('/');
