@@ -199,18 +199,12 @@ pub fn problem_response(status: StatusCode, detail: String, errors: Vec<FieldErr
 }
 
 impl ApiError {
-    /// The problem's detail and failing fields, as a client may see them: causes of 5xx go to
-    /// the log, never to the client.
+    /// The problem's detail and failing fields, as a client may see them: causes of 5xx never
+    /// reach the client (`error_response` logs them).
     pub fn problem_parts(&self) -> (String, Vec<FieldError>) {
         let detail = match self {
-            ApiError::Unavailable(cause) => {
-                log::warn!("database unavailable: {cause}");
-                "the database is unavailable; try again shortly".to_string()
-            }
-            ApiError::Internal(cause) => {
-                log::error!("internal error: {cause}");
-                "an internal error occurred".to_string()
-            }
+            ApiError::Unavailable(_) => "the database is unavailable; try again shortly".to_string(),
+            ApiError::Internal(_) => "an internal error occurred".to_string(),
             other => other.to_string(),
         };
         let errors = match self {
@@ -250,6 +244,11 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
+        match self {
+            ApiError::Unavailable(cause) => log::warn!("database unavailable: {cause}"),
+            ApiError::Internal(cause) => log::error!("internal error: {cause}"),
+            _ => {}
+        }
         let (detail, errors) = self.problem_parts();
         let mut response = problem_response(status, detail, errors);
         match self {

@@ -74,6 +74,9 @@ pub async fn conditional_get(
     let policy = request
         .app_data::<web::Data<CachePolicy>>()
         .map(|policy| *policy.get_ref());
+    // Staff go back to a page right after recording a result: it revalidates (a cheap 304) rather
+    // than being kept for max-age.
+    let revalidate = crate::pages::is_page(request.path());
     let response = next.call(request).await?;
     let streamed = matches!(response.response().body().size(), actix_web::body::BodySize::Stream);
     if response.status() != StatusCode::OK || streamed {
@@ -103,6 +106,7 @@ pub async fn conditional_get(
     if !headers.contains_key(header::CACHE_CONTROL) {
         let cache_control = match (conditions.authenticated, policy) {
             (true, _) => "no-store".to_string(),
+            (false, _) if revalidate => "public, no-cache".to_string(),
             (false, Some(policy)) => format!("public, max-age={}", policy.max_age_secs),
             (false, None) => "no-cache".to_string(),
         };

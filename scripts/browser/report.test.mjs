@@ -35,6 +35,11 @@ function grouped(text) {
   const digits = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return (text.startsWith('-') ? '-' : '') + digits + (fraction === undefined ? '' : `.${fraction}`);
 }
+/** A result as a report cell shows it: a calendar-year figure names its year (the columns are fiscal). */
+function cellText(result) {
+  const shown = result.status === 'not_measurable' ? '測定不能' : grouped(result.value_text);
+  return result.year_type === 'calendar' ? `${shown}（${result.year}年）` : shown;
+}
 const percent = (rate) => (rate === null ? '―' : `${(rate * 100).toFixed(1)}%`);
 const LABELS = { achieved: '◎ 達成', on_track: '○ 順調', behind: '△ 遅れ', no_data: '－ 未把握', not_measurable: '× 測定不能' };
 
@@ -70,9 +75,10 @@ await api('POST', `/api/v1/kpis/${revised.id}/target-revisions`,
   { value: newTarget, year: revised.target.year, reason: '国の目標の見直しに合わせて上方修正' },
   { 'if-match': headers.get('etag') });
 const evaluation = (await api('POST', `/api/v1/plans/${plan.id}/evaluations`, { fiscal_year: 2022, title: '令和4年度 総合戦略評価' })).json;
-// Recorded after the evaluation: the evaluation's view must not show it.
+// Corrected after the evaluation: the evaluation's view must still show what it froze.
 const later = numeric[2];
-await api('PUT', `/api/v1/kpis/${later.id}/results/2023`, { value: later.target.value_text });
+const { json: frozenResult, headers: resultHeaders } = await api('GET', `/api/v1/kpis/${later.id}/results/2022`);
+await api('PUT', `/api/v1/kpis/${later.id}/results/2022`, { value: later.target.value_text }, { 'if-match': resultHeaders.get('etag') });
 
 // ---- the browser ----
 const context = await chromium.launchPersistentContext(profile, {
@@ -162,12 +168,11 @@ await check('the report shows every KPI with the figures of the JSON', async () 
     const results = (await get(`/api/v1/kpis/${kpi.id}/results`)).items;
     for (const result of results) {
       const heading = Object.keys(row.cells).find((h) => h.includes(`(${result.year})`));
-      const shown = result.status === 'not_measurable' ? '測定不能' : grouped(result.value_text);
-      assert.equal(row.cells[heading], shown, `${kpi.code} ${result.year}`);
+      assert.equal(row.cells[heading], cellText(result), `${kpi.code} ${result.year}`);
     }
   }
   const revisedRow = rows.find((row) => row.href.endsWith(`/kpis/${revised.id}`));
-  assert.ok(revisedRow.cells['目標値'].includes(`見直し前の目標 ${grouped(revised.target.value_text)}`), revisedRow.cells['目標値']);
+  assert.ok(revisedRow.cells['目標値'].includes(`当初目標値 ${grouped(revised.target.value_text)}`), revisedRow.cells['目標値']);
   await axe('the report');
   await page.screenshot({ path: `${out}/report-top.png` });
   await page.locator('section.initiative').first().scrollIntoViewIfNeeded();
@@ -200,13 +205,16 @@ await check('every link of the report leads somewhere', async () => {
 await check('the print view: A4, a page per goal, table headers repeated, no navigation', async () => {
   await visit(`/plans/${plan.id}`);
   await page.emulateMedia({ media: 'print' });
+  // The printable width of A4 landscape at 96 dpi, less the page margins.
+  await page.setViewportSize({ width: 1047, height: 700 });
   const styles = await page.evaluate(() => {
     const goals = [...document.querySelectorAll('section.goal')];
     return {
       goals: goals.length,
       breaks: goals.map((goal) => getComputedStyle(goal).breakBefore),
       head: getComputedStyle(document.querySelector('table.kpis thead')).display,
-      form: getComputedStyle(document.querySelector('form.moment')).display,
+      form: getComputedStyle(document.querySelector('.moment')).display,
+      name: document.querySelector('table.kpis tbody th').getBoundingClientRect().width,
       header: getComputedStyle(document.querySelector('.site-header')).display,
     };
   });
@@ -215,10 +223,12 @@ await check('the print view: A4, a page per goal, table headers repeated, no nav
   assert.equal(styles.head, 'table-header-group');
   assert.equal(styles.form, 'none');
   assert.equal(styles.header, 'none');
+  assert.ok(styles.name >= 120, `KPI names get ${styles.name} px in print`);
   const pdf = await page.pdf({ path: `${out}/report.pdf`, format: 'A4', printBackground: true, preferCSSPageSize: true });
   const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
   assert.ok(pages > styles.goals, `the PDF has ${pages} A4 pages`);
   await page.emulateMedia({ media: 'screen' });
+  await page.setViewportSize({ width: 1280, height: 900 });
 });
 
 await check('the report of a frozen evaluation shows what it froze', async () => {
@@ -233,16 +243,19 @@ await check('the report of a frozen evaluation shows what it froze', async () =>
     assert.equal(row.cells['進捗状況'], LABELS[item.status], item.kpi_code);
   }
   const laterRow = rows.find((row) => row.href.endsWith(`/kpis/${later.id}`));
-  const heading = Object.keys(laterRow.cells).find((h) => h.includes('(2023)'));
-  assert.equal(laterRow.cells[heading], '―', 'a result recorded after the evaluation is not shown');
-  // The page's own form: pick a date and show the report as of then.
+  const heading = Object.keys(laterRow.cells).find((h) => h.includes('(2022)'));
+  assert.equal(laterRow.cells[heading], cellText(frozenResult), 'a correction made after the evaluation is not shown');
+  await axe('the report of an evaluation');
+  // The page's own forms: a date, then an evaluation again, each on its own.
   await page.fill('#as_of', '2020-01-01');
-  await page.selectOption('#evaluation', '');
-  await Promise.all([page.waitForNavigation(), page.click('form.moment button')]);
+  await Promise.all([page.waitForNavigation(), page.click('form:has(#as_of) button')]);
+  assert.equal(new URL(page.url()).search, '?as_of=2020-01-01');
   assert.ok((await page.textContent('.summary-line')).includes('未把握 45'));
   await axe('the report as of a date');
-  await visit(`/plans/${plan.id}?evaluation=${evaluation.id}`);
-  await axe('the report of an evaluation');
+  await page.selectOption('#evaluation', String(evaluation.id));
+  await Promise.all([page.waitForNavigation(), page.click('form:has(#evaluation) button')]);
+  assert.equal(new URL(page.url()).search, `?evaluation=${evaluation.id}`);
+  assert.ok((await page.textContent('.standing')).includes('令和4年度 総合戦略評価'));
   await screenshot('report-evaluation');
 });
 

@@ -48,6 +48,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(export::export_json)
             .service(export::export_zip)
             .service(reports::report_xlsx)
+            .service(reports::evaluation_report_xlsx)
             .service(evaluations::create)
             .service(evaluations::list)
             .service(evaluations::get)

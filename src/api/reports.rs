@@ -17,12 +17,9 @@ pub struct ReportParams {
     /// that day in Japan, UTC+9) or an RFC 3339 time. Default: now.
     #[param(example = "2026-06-30", inline)]
     pub as_of: Option<crate::api::query::documented::Moment>,
-    /// The plan as this frozen evaluation (its id) judged it. Not with `as_of`.
-    #[param(example = 1, inline)]
-    pub evaluation: Option<crate::api::query::documented::Id>,
 }
 
-/// Reads `as_of` or `evaluation` (not both); the caller finishes the parameters.
+/// Reads `as_of`, or (on the report page) `evaluation`, not both; the caller finishes the parameters.
 pub(crate) fn moment_of(params: &mut QueryParams) -> Result<Moment, ApiError> {
     let as_of = params.moment("as_of")?;
     let evaluation = params.id("evaluation")?;
@@ -35,6 +32,16 @@ pub(crate) fn moment_of(params: &mut QueryParams) -> Result<Moment, ApiError> {
         (None, Some(id)) => Ok(Moment::Evaluation(id)),
         (None, None) => Ok(Moment::Now),
     }
+}
+
+/// The workbook of a report, named after the plan and the moment.
+async fn workbook(db: web::Data<Database>, plan_id: i64, moment: Moment) -> Result<HttpResponse, ApiError> {
+    let report = db.run(move |conn| report::load(conn, plan_id, moment)).await?;
+    let file = format!("{}-report{}.xlsx", report.plan.plan.code, report.standing.file_suffix());
+    let body = web::block(move || report::workbook::to_xlsx(&report))
+        .await
+        .map_err(|error| ApiError::Internal(error.to_string()))??;
+    Ok(attachment(body, XLSX, file))
 }
 
 /// The evaluation report as an Excel workbook: one row per KPI with goal, measure, initiative,
@@ -55,14 +62,33 @@ pub async fn report_xlsx(
     request: HttpRequest,
     plan: web::Path<i64>,
 ) -> Result<HttpResponse, ApiError> {
-    let plan_id = plan.into_inner();
     let mut params = QueryParams::parse(request.query_string())?;
-    let moment = moment_of(&mut params)?;
+    let moment = params.moment("as_of")?.map_or(Moment::Now, Moment::AsOf);
     params.finish()?;
-    let report = db.run(move |conn| report::load(conn, plan_id, moment)).await?;
-    let file = format!("{}-report.xlsx", report.plan.plan.code);
-    let body = web::block(move || report::workbook::to_xlsx(&report))
-        .await
-        .map_err(|error| ApiError::Internal(error.to_string()))??;
-    Ok(attachment(body, XLSX, file))
+    workbook(db, plan.into_inner(), moment).await
+}
+
+/// The same workbook as a frozen evaluation judged the plan: each KPI as the evaluation froze it,
+/// with the results recorded by then up to the fiscal year it evaluated.
+#[utoipa::path(
+    operation_id = "getEvaluationReport",
+    tag = "evaluations",
+    params(
+        ("id" = i64, Path, description = "Plan id", example = 1, minimum = 1),
+        ("evaluation" = i64, Path, description = "Evaluation id", example = 1, minimum = 1),
+    ),
+    responses(
+        (status = 200, description = "The report", content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", body = inline(Binary)),
+        ItemErrors,
+    )
+)]
+#[get("/plans/{id}/evaluations/{evaluation}/report.xlsx")]
+pub async fn evaluation_report_xlsx(
+    db: web::Data<Database>,
+    request: HttpRequest,
+    path: web::Path<(i64, i64)>,
+) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(request.query_string())?.finish()?;
+    let (plan_id, evaluation) = path.into_inner();
+    workbook(db, plan_id, Moment::Evaluation(evaluation)).await
 }

@@ -23,6 +23,11 @@ pub fn grouped(decimal: &str) -> String {
     grouped
 }
 
+/// The order of hierarchical codes: `1-1-1-10` after `1-1-1-9`.
+pub fn code_order(code: &str) -> Vec<u64> {
+    code.split('-').map(|part| part.parse().unwrap_or(u64::MAX)).collect()
+}
+
 /// Folds text for substring search: Unicode NFKC (full-width and half-width forms meet),
 /// lower case, and katakana folded to hiragana. Applied to stored text and to the query alike.
 pub fn fold_for_search(text: &str) -> String {

@@ -20,7 +20,12 @@ pub const STYLESHEET_PATH: &str = "/assets/report.css";
 /// Whether a path is one of the pages (or their stylesheet): read like the API, with ETags,
 /// 304s and the response cache.
 pub fn serves(path: &str) -> bool {
-    path == "/" || path.starts_with("/plans/") || path == STYLESHEET_PATH
+    is_page(path) || path == STYLESHEET_PATH
+}
+
+/// Whether a path is one of the pages (not their stylesheet).
+pub fn is_page(path: &str) -> bool {
+    path == "/" || path.starts_with("/plans/")
 }
 
 /// The pages' paths, each answering GET (and HEAD) alone.
@@ -88,7 +93,9 @@ fn html(page: &impl Template) -> Result<HttpResponse, PageError> {
     Ok(HttpResponse::Ok().content_type(HTML).body(body))
 }
 
-/// The query of a page, without the empty fields a form sends for what was left blank.
+/// The query of a page, without the empty fields a form sends for what was left blank. Unlike
+/// the API, pages ignore parameters they do not know: shared links carry others (`utm_source`,
+/// `fbclid`), and a reader must still see the page.
 fn query_of(request: &HttpRequest) -> Result<QueryParams, ApiError> {
     let filled: Vec<&str> = request
         .query_string()
@@ -121,7 +128,12 @@ fn base_url(request: &HttpRequest) -> String {
         .headers()
         .get(header::HOST)
         .and_then(|host| host.to_str().ok())
-        .filter(|host| url::Url::parse(&format!("http://{host}")).is_ok_and(|url| url.path() == "/"))
+        .filter(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
+        })
         .unwrap_or("localhost");
     format!("http://{host}")
 }
@@ -132,7 +144,6 @@ pub struct PublicBaseUrl(pub Option<String>);
 async fn index(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let mut params = query_of(&request)?;
     let page = params.id("page")?.unwrap_or(1);
-    params.finish()?;
     let listing = db.run(move |conn| views::IndexPage::load(conn, page)).await?;
     html(&listing)
 }
@@ -141,7 +152,6 @@ async fn plan(db: web::Data<Database>, request: HttpRequest) -> Result<HttpRespo
     let plan_id = id_in(&request, "id")?;
     let mut params = query_of(&request)?;
     let moment = crate::api::reports::moment_of(&mut params)?;
-    params.finish()?;
     let report = db.run(move |conn| crate::report::load(conn, plan_id, moment)).await?;
     html(&views::ReportPage::new(report, &base_url(&request))?)
 }
@@ -149,7 +159,6 @@ async fn plan(db: web::Data<Database>, request: HttpRequest) -> Result<HttpRespo
 async fn kpi(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let plan_id = id_in(&request, "id")?;
     let kpi_id = id_in(&request, "kpi")?;
-    query_of(&request)?.finish()?;
     let page = db.run(move |conn| views::KpiPage::load(conn, plan_id, kpi_id)).await?;
     html(&page)
 }

@@ -36,6 +36,14 @@ fn percent(rate: Option<f64>) -> String {
     rate.map_or_else(|| NONE.to_string(), |rate| format!("{:.1}%", rate * 100.0))
 }
 
+/// A result as a table cell shows it: its figure, or 測定不能.
+pub fn cell_text(result: &KpiResult) -> String {
+    match &result.value_text {
+        Some(value) if result.status != NOT_MEASURABLE => grouped(value),
+        _ => "測定不能".into(),
+    }
+}
+
 fn period(start: i32, end: i32) -> String {
     format!(
         "{}～{}",
@@ -207,8 +215,14 @@ impl KpiRow {
             cells: years
                 .iter()
                 .map(|year| match line.result_in(*year) {
-                    Some(result) if result.status == NOT_MEASURABLE => "測定不能".to_string(),
-                    Some(result) => figure(result.value_text.as_deref()),
+                    Some(result) => {
+                        let shown = cell_text(result);
+                        // The columns are fiscal years; a calendar-year figure says so.
+                        match result.year_type {
+                            YearType::Calendar => format!("{shown}（{year}年）"),
+                            YearType::Fiscal => shown,
+                        }
+                    }
                     None => NONE.to_string(),
                 })
                 .collect(),
@@ -277,6 +291,8 @@ pub struct ReportPage {
     pub evaluations: Vec<EvaluationChoice>,
     pub links: Vec<Link>,
     pub json_ld: String,
+    /// KPIs the evaluation shown judged that were deleted since.
+    pub removed: Vec<String>,
 }
 
 impl ReportPage {
@@ -294,7 +310,7 @@ impl ReportPage {
             .goals
             .iter()
             .map(|goal| GoalView {
-                id: format!("goal-{}", goal.goal.code),
+                id: format!("goal-{}", goal.goal.id),
                 heading: report::goal_heading(&goal.goal),
                 category: goal.goal.category.clone(),
                 summary: summary_line(goal.summary.kpis, &goal.summary.counts),
@@ -307,7 +323,7 @@ impl ReportPage {
                             .initiatives
                             .iter()
                             .map(|initiative| InitiativeView {
-                                id: format!("initiative-{}", initiative.initiative.code),
+                                id: format!("initiative-{}", initiative.initiative.id),
                                 heading: report::initiative_heading(&initiative.initiative),
                                 kpis: initiative
                                     .kpis
@@ -340,7 +356,9 @@ impl ReportPage {
             Standing::AsOf(at) => (*at + chrono::TimeDelta::hours(9)).format("%Y-%m-%d").to_string(),
             _ => String::new(),
         };
-        let links = distributions(plan_id, &plan.code);
+        let links = distributions(plan_id, &plan.code, &report.standing);
+        // Search engines index the plan as it is now, whichever moment the page shows.
+        let published = distributions(plan_id, &plan.code, &Standing::Now);
         let kpis = report.summary.kpis;
         Ok(ReportPage {
             plan_id,
@@ -373,41 +391,77 @@ impl ReportPage {
                     selected: selected == Some(evaluation.id),
                 })
                 .collect(),
-            json_ld: json_ld(&report, &links, base_url)?,
+            json_ld: json_ld(&report, &published, base_url)?,
+            removed: report.removed.clone(),
             links,
         })
     }
 }
 
-/// The machine-readable forms of a plan, as the page links them.
-fn distributions(plan_id: i64, code: &str) -> Vec<Link> {
-    vec![
-        Link {
-            href: format!("/api/v1/plans/{plan_id}/export"),
-            label: format!("計画全体（JSON） {code}.json"),
-            format: "application/json",
-        },
-        Link {
-            href: format!("/api/v1/plans/{plan_id}/export.zip"),
-            label: "表ごとのCSV一式（ZIP）".into(),
-            format: "application/zip",
-        },
-        Link {
-            href: format!("/api/v1/kpis?plan={plan_id}&limit=all&format=csv"),
-            label: "KPI一覧（CSV）".into(),
-            format: "text/csv",
-        },
-        Link {
-            href: format!("/api/v1/plans/{plan_id}/report.xlsx"),
-            label: "KPI一覧（Excel）".into(),
-            format: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        },
-        Link {
-            href: format!("/api/v1/progress?plan={plan_id}"),
-            label: "進捗の集計（JSON）".into(),
-            format: "application/json",
-        },
-    ]
+fn link(href: String, label: &str, format: &'static str) -> Link {
+    Link {
+        href,
+        label: label.to_string(),
+        format,
+    }
+}
+
+const XLSX: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+
+/// The machine-readable forms of a plan, as the page links them: those of the moment shown, and
+/// the whole plan's current ones.
+fn distributions(plan_id: i64, code: &str, standing: &Standing) -> Vec<Link> {
+    let mut links = match standing {
+        Standing::Now => vec![
+            link(format!("/api/v1/plans/{plan_id}/report.xlsx"), "KPI一覧（Excel）", XLSX),
+            link(
+                format!("/api/v1/progress?plan={plan_id}"),
+                "進捗の集計（JSON）",
+                "application/json",
+            ),
+        ],
+        Standing::AsOf(at) => {
+            let at = at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+            vec![
+                link(
+                    format!("/api/v1/plans/{plan_id}/report.xlsx?as_of={at}"),
+                    "この時点のKPI一覧（Excel）",
+                    XLSX,
+                ),
+                link(
+                    format!("/api/v1/progress?plan={plan_id}&as_of={at}"),
+                    "この時点の進捗の集計（JSON）",
+                    "application/json",
+                ),
+            ]
+        }
+        Standing::Evaluation(evaluation) => {
+            let path = format!("/api/v1/plans/{plan_id}/evaluations/{}", evaluation.id);
+            vec![
+                link(format!("{path}/report.xlsx"), "この評価のKPI一覧（Excel）", XLSX),
+                link(path.clone(), "この評価（JSON）", "application/json"),
+                link(format!("{path}?format=csv"), "この評価（CSV）", "text/csv"),
+            ]
+        }
+    };
+    links.extend([
+        link(
+            format!("/api/v1/plans/{plan_id}/export"),
+            &format!("計画全体・最新の記録（JSON） {code}.json"),
+            "application/json",
+        ),
+        link(
+            format!("/api/v1/plans/{plan_id}/export.zip"),
+            "表ごとのCSV一式・最新の記録（ZIP）",
+            "application/zip",
+        ),
+        link(
+            format!("/api/v1/kpis?plan={plan_id}&limit=all&format=csv"),
+            "KPI一覧・最新の記録（CSV）",
+            "text/csv",
+        ),
+    ]);
+    links
 }
 
 /// schema.org `Dataset` for dataset search engines, safe inside a `<script>` element.
@@ -494,6 +548,8 @@ pub struct KpiPage {
     pub initiative: (String, String),
     pub id: i64,
     pub code: String,
+    /// The KPI's row of the KPI list as CSV (its code encoded for a query).
+    pub csv_href: String,
     pub name: String,
     pub unit: String,
     pub baseline: String,
@@ -520,9 +576,9 @@ fn measurement(measurement: &Measurement, unit: &str) -> String {
 }
 
 fn result_value(result: &KpiResult, unit: &str) -> String {
-    match &result.value_text {
-        Some(value) if result.status != NOT_MEASURABLE => format!("{} {unit}", grouped(value)),
-        _ => "測定不能".into(),
+    match result.status.as_str() {
+        NOT_MEASURABLE => cell_text(result),
+        _ => format!("{} {unit}", cell_text(result)),
     }
 }
 
@@ -570,13 +626,17 @@ impl KpiPage {
         Ok(KpiPage {
             plan_id,
             plan_name: plan.name,
-            goal: (format!("goal-{}", goal.code), format!("基本目標{}", goal.number)),
+            goal: (format!("goal-{}", goal.id), format!("基本目標{}", goal.number)),
             measure: report::measure_heading(&measure.into()),
             initiative: (
-                format!("initiative-{}", initiative.code),
+                format!("initiative-{}", initiative.id),
                 report::initiative_heading(&initiative.into()),
             ),
             id: kpi.id,
+            csv_href: format!(
+                "/api/v1/kpis?plan={plan_id}&code={}&format=csv",
+                url::form_urlencoded::byte_serialize(kpi.code.as_bytes()).collect::<String>()
+            ),
             code: kpi.code.clone(),
             name: kpi.name.clone(),
             baseline: measurement(&kpi.baseline, &unit),
@@ -641,28 +701,39 @@ impl KpiPage {
 pub struct ErrorPage {
     pub status: u16,
     pub title: &'static str,
+    pub explanation: &'static str,
     pub detail: String,
-    pub errors: Vec<String>,
+    /// Each failing parameter and what is wrong with it, as the API names them.
+    pub errors: Vec<(String, String)>,
 }
 
 impl ErrorPage {
     pub fn new(status: StatusCode, error: &ApiError) -> Self {
-        let title = match status.as_u16() {
-            400 => "指定に誤りがあります",
-            404 => "ページが見つかりません",
-            503 => "ただいま表示できません",
-            _ if status.is_client_error() => "表示できません",
-            _ => "エラーが発生しました",
+        let (title, explanation) = match status.as_u16() {
+            400 => (
+                "指定に誤りがあります",
+                "アドレスの指定（日付、評価の番号など）を確認してください。",
+            ),
+            404 => (
+                "ページが見つかりません",
+                "お探しの計画・指標・評価は見つかりませんでした。アドレスを確認するか、計画の一覧からお探しください。",
+            ),
+            405 => ("この操作はできません", "このページは表示（GET）のみに対応しています。"),
+            429 => (
+                "アクセスが集中しています",
+                "しばらく待ってから、もう一度お試しください。",
+            ),
+            503 => ("ただいま表示できません", "しばらく待ってから、もう一度お試しください。"),
+            _ if status.is_client_error() => ("表示できません", "アドレスの指定を確認してください。"),
+            _ => ("エラーが発生しました", "しばらく待ってから、もう一度お試しください。"),
         };
         let (detail, errors) = error.problem_parts();
         ErrorPage {
             status: status.as_u16(),
             title,
+            explanation,
             detail,
-            errors: errors
-                .into_iter()
-                .map(|error| format!("{}: {}", error.field, error.message))
-                .collect(),
+            errors: errors.into_iter().map(|error| (error.field, error.message)).collect(),
         }
     }
 }

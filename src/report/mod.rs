@@ -20,10 +20,12 @@ use crate::api::results::KpiResult;
 use crate::db::evaluations::{self as evaluation_store, ItemRow};
 use crate::db::projects;
 use crate::db::results::ResultView;
+use crate::db::schema::plans;
 use crate::db::DbConnection;
 use crate::domain::kpi::decimal_value;
 use crate::domain::progress::Status;
 use crate::error::ApiError;
+use diesel::prelude::*;
 
 /// Which moment the report shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,6 +46,16 @@ pub enum Standing {
 }
 
 impl Standing {
+    /// What a downloaded file's name says of the moment: nothing for now, `-as-of-2025-03-31`,
+    /// `-evaluation-3`.
+    pub fn file_suffix(&self) -> String {
+        match self {
+            Standing::Now => String::new(),
+            Standing::AsOf(at) => format!("-as-of-{}", in_japan(*at).format("%Y-%m-%d")),
+            Standing::Evaluation(evaluation) => format!("-evaluation-{}", evaluation.id),
+        }
+    }
+
     /// What the figures are, as a heading says it: 「令和7年5月1日時点の記録」.
     pub fn describe(&self) -> String {
         match self {
@@ -79,15 +91,20 @@ pub fn initiative_heading(initiative: &Initiative) -> String {
     format!("{circled}　{}", initiative.title)
 }
 
-/// A moment as a date in Japan (UTC+9): 2026年6月30日.
+/// A moment on Japan's clock (UTC+9, no daylight saving).
+pub fn in_japan(at: DateTime<Utc>) -> chrono::NaiveDateTime {
+    at.naive_utc() + chrono::TimeDelta::hours(9)
+}
+
+/// A moment as a date in Japan, in the Gregorian form of dates on city pages: 2026年6月30日.
 pub fn japan_date(at: DateTime<Utc>) -> String {
-    (at + chrono::TimeDelta::hours(9)).format("%Y年%-m月%-d日").to_string()
+    in_japan(at).format("%Y年%-m月%-d日").to_string()
 }
 
 /// A moment in Japan: the date alone for the end of a day (what `as_of=2026-06-30` means), else
 /// with the time.
 fn japan_time(at: DateTime<Utc>) -> String {
-    let local = at + chrono::TimeDelta::hours(9);
+    let local = in_japan(at);
     if local.format("%H:%M:%S").to_string() == "23:59:59" {
         japan_date(at)
     } else {
@@ -103,6 +120,9 @@ pub struct Report {
     pub years: Vec<i32>,
     pub summary: Summary,
     pub goals: Vec<GoalSection>,
+    /// KPIs a frozen evaluation judged that have been deleted since (code and name): counted in
+    /// the summary, not in the tables.
+    pub removed: Vec<String>,
     /// The plan's frozen evaluations, newest first, to look back at.
     pub evaluations: Vec<EvaluationSummary>,
 }
@@ -151,6 +171,25 @@ pub struct KpiLine {
     pub divisions: Vec<String>,
 }
 
+impl Report {
+    /// The newest change of what the report shows: the same data gives the same file.
+    pub fn last_change(&self) -> DateTime<Utc> {
+        let lines = self
+            .goals
+            .iter()
+            .flat_map(|goal| &goal.measures)
+            .flat_map(|measure| &measure.initiatives)
+            .flat_map(|initiative| &initiative.kpis);
+        lines
+            .flat_map(|line| {
+                std::iter::once(line.kpi.updated_at).chain(line.results.iter().map(|result| result.updated_at))
+            })
+            .chain([self.plan.plan.updated_at])
+            .max()
+            .unwrap_or(self.plan.plan.updated_at)
+    }
+}
+
 impl KpiLine {
     pub fn result_in(&self, year: i32) -> Option<&KpiResult> {
         self.results.iter().find(|result| result.year == year)
@@ -179,9 +218,11 @@ pub fn load(conn: &mut DbConnection, plan_id: i64, moment: Moment) -> Result<Rep
         ),
         Moment::Evaluation(id) => {
             let (row, items) = evaluation_store::get(conn, plan_id, id)?;
-            // The results as they were recorded when it was frozen, up to the year it evaluated.
+            // The results as they were recorded when it was frozen, up to the year it evaluated;
+            // an imported plan's evaluations predate the import, whose results were recorded with it.
+            let plan_created: NaiveDateTime = plans::table.find(plan_id).select(plans::created_at).first(conn)?;
             let view = ResultView {
-                as_of: Some(row.created_at),
+                as_of: Some(row.created_at.max(plan_created)),
                 up_to_year: Some(row.fiscal_year),
             };
             let items: HashMap<i64, ItemRow> = items.into_iter().map(|item| (item.kpi_id, item)).collect();
@@ -211,14 +252,30 @@ pub fn load(conn: &mut DbConnection, plan_id: i64, moment: Moment) -> Result<Rep
         .into_iter()
         .map(|goal| goal_section(goal, frozen.as_ref(), &divisions, &initiative_divisions, &scheme))
         .collect();
-    let summary = summarise(
-        goals
-            .iter()
-            .flat_map(|goal| &goal.measures)
-            .flat_map(|measure| &measure.initiatives)
-            .flat_map(|initiative| &initiative.kpis),
-        &scheme,
-    );
+    let lines = goals
+        .iter()
+        .flat_map(|goal| &goal.measures)
+        .flat_map(|measure| &measure.initiatives)
+        .flat_map(|initiative| &initiative.kpis);
+    let (summary, removed) = match &frozen {
+        // The plan's figures are the evaluation's own, KPIs deleted since included.
+        Some(items) => {
+            let shown: BTreeSet<i64> = lines.map(|line| line.kpi.id).collect();
+            let mut frozen_items: Vec<&ItemRow> = items.values().collect();
+            frozen_items.sort_by_key(|item| crate::domain::text::code_order(&item.kpi_code));
+            let removed = frozen_items
+                .iter()
+                .filter(|item| !shown.contains(&item.kpi_id))
+                .map(|item| format!("{}　{}", item.kpi_code, item.kpi_name))
+                .collect();
+            let progress = frozen_items.iter().map(|item| {
+                let status = item.status.parse().unwrap_or(Status::NoData);
+                (status, item.achievement, item.grade.as_deref())
+            });
+            (summary_of(progress, &scheme), removed)
+        }
+        None => (summarise(lines, &scheme), Vec::new()),
+    };
     let mut years: BTreeSet<i32> = (plan.plan.period_start_year..=plan.plan.period_end_year).collect();
     years.extend(
         goals
@@ -240,6 +297,7 @@ pub fn load(conn: &mut DbConnection, plan_id: i64, moment: Moment) -> Result<Rep
         years: years.into_iter().collect(),
         summary,
         goals,
+        removed,
         evaluations,
     })
 }
@@ -336,6 +394,14 @@ impl KpiLine {
     /// The KPI as a frozen evaluation judged it: its target, result, achievement and grade then.
     fn judged_by(mut self, item: &ItemRow) -> Self {
         let year_type = self.kpi.target.year_type.as_str();
+        self.kpi.code = item.kpi_code.clone();
+        self.kpi.name = item.kpi_name.clone();
+        self.kpi.unit = item.unit.clone();
+        self.kpi.baseline = Measurement::new(
+            item.baseline_value.clone(),
+            self.kpi.baseline.year,
+            self.kpi.baseline.year_type.as_str(),
+        );
         self.kpi.target = Measurement::new(
             item.target_value.clone(),
             item.target_year.unwrap_or(self.kpi.target.year),
@@ -366,24 +432,32 @@ fn clone_measurement(measurement: &Measurement) -> Measurement {
     )
 }
 
-fn summarise<'a>(lines: impl Iterator<Item = &'a KpiLine> + Clone, scheme: &[String]) -> Summary {
-    let (counts, mean_achievement) = tally(
-        lines
-            .clone()
-            .map(|line| (line.kpi.progress.status, line.kpi.progress.achievement)),
-    );
+fn summarise<'a>(lines: impl Iterator<Item = &'a KpiLine>, scheme: &[String]) -> Summary {
+    summary_of(
+        lines.map(|line| {
+            let progress = &line.kpi.progress;
+            (progress.status, progress.achievement, progress.grade.as_deref())
+        }),
+        scheme,
+    )
+}
+
+/// Counts statuses and grades and averages the achievements of KPIs.
+fn summary_of<'a>(
+    progress: impl Iterator<Item = (Status, Option<f64>, Option<&'a str>)>,
+    scheme: &[String],
+) -> Summary {
+    let progress: Vec<_> = progress.collect();
+    let (counts, mean_achievement) = tally(progress.iter().map(|(status, achievement, _)| (*status, *achievement)));
     let grades = scheme
         .iter()
         .map(|grade| {
-            let count = lines
-                .clone()
-                .filter(|line| line.kpi.progress.grade.as_deref() == Some(grade.as_str()))
-                .count();
+            let count = progress.iter().filter(|(_, _, of)| *of == Some(grade.as_str())).count();
             (grade.clone(), count)
         })
         .collect();
     Summary {
-        kpis: lines.count(),
+        kpis: progress.len(),
         counts,
         grades,
         mean_achievement,

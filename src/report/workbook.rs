@@ -2,7 +2,7 @@
 //! fiscal year, numbers as numbers with the published decimal places, a header row that stays in
 //! view and filters; a second sheet says what the figures are and when they stood.
 
-use rust_xlsxwriter::{Format, FormatBorder, Workbook, Worksheet, XlsxError};
+use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, FormatBorder, Workbook, Worksheet, XlsxError};
 
 use super::{KpiLine, Report};
 use crate::domain::era;
@@ -77,6 +77,14 @@ struct Formats {
 /// The report as an xlsx workbook.
 pub fn to_xlsx(report: &Report) -> Result<Vec<u8>, ApiError> {
     let mut workbook = Workbook::new();
+    // Dated by the data, not the clock: the same figures give the same bytes and ETag.
+    let created = ExcelDateTime::from_timestamp(report.last_change().timestamp()).map_err(failed)?;
+    workbook.set_properties(
+        &DocProperties::new()
+            .set_title(format!("{} KPI一覧", report.plan.plan.name))
+            .set_author(report.plan.plan.publisher.clone().unwrap_or_default())
+            .set_creation_datetime(&created),
+    );
     let formats = Formats {
         header: crate::transfer::sheet::header_format(),
         text: Format::new()
@@ -176,7 +184,7 @@ fn write_line(
     let mut col = LEADING.len() as u16;
     for year in years {
         match line.result_in(*year) {
-            Some(result) if result.value_text.is_some() => {
+            Some(result) if result.status != crate::db::results::NOT_MEASURABLE => {
                 write_decimal(sheet, row, col, result.value_text.as_deref(), &formats.text)?
             }
             Some(_) => text(sheet, col, "測定不能")?,

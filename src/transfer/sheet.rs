@@ -107,7 +107,7 @@ fn kpis_of(
 /// (the caller has found the plan).
 pub fn template(conn: &mut DbConnection, plan_id: i64, department: Option<i64>) -> Result<Vec<TemplateRow>, ApiError> {
     let (mut kpis, divisions) = kpis_of(conn, plan_id, department)?;
-    kpis.sort_by_key(|kpi| code_order(&kpi.code));
+    kpis.sort_by_key(|kpi| crate::domain::text::code_order(&kpi.code));
     let ids: Vec<i64> = kpis.iter().map(|kpi| kpi.id).collect();
     let mut recorded: HashMap<(i64, i32), ResultRow> = HashMap::new();
     for row in results::of_kpis(conn, &ids)? {
@@ -152,11 +152,6 @@ pub fn template(conn: &mut DbConnection, plan_id: i64, department: Option<i64>) 
         }
     }
     Ok(rows)
-}
-
-/// `1-1-1-10` after `1-1-1-9`.
-fn code_order(code: &str) -> Vec<u64> {
-    code.split('-').map(|part| part.parse().unwrap_or(u64::MAX)).collect()
 }
 
 /// The template as CSV: UTF-8 with a BOM (so that Excel opens it as UTF-8), CRLF, a header row.

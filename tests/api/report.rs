@@ -98,7 +98,7 @@ on_both_backends! {
         // 22 → 40: (26 − 22) / 18; against the original 30: half way.
         let row = row_of(&html, plan, id);
         assert!(row.contains(">26<") && row.contains(">22.2%<"), "{row}");
-        assert!(row.contains("見直し前の目標 30（令和8(2026)年度）、その達成率 50.0%"), "{row}");
+        assert!(row.contains("当初目標値 30（令和8(2026)年度）<br>当初目標に対する達成率 50.0%"), "{row}");
         assert!(row_of(&html, plan, population).contains(">3,500,000<"), "figures are grouped by thousands");
         // The projects of each initiative, with their divisions.
         let projects = app.all(&format!("/api/v1/projects?plan={plan}")).await;
@@ -122,14 +122,14 @@ on_both_backends! {
 
         let kpi_page = page(&app, &format!("/plans/{plan}/kpis/{id}")).await;
         for text in ["国内友好都市との交流活動件数", "オンライン交流が定着した。", "対面交流を再開する。", "上方修正",
-                     "<svg", "<figcaption>", "26 件", "見直し前の目標値", "30 件（令和8(2026)年度）", "40 件（令和8(2026)年度）"] {
+                     "<svg", "<figcaption>", "26 件", "当初目標値", "30 件（令和8(2026)年度）", "40 件（令和8(2026)年度）"] {
             assert!(kpi_page.contains(text), "the KPI page shows {text}");
         }
         for link in [format!("/api/v1/kpis/{id}"), format!("/api/v1/kpis/{id}/results"), format!("/api/v1/kpis/{id}/chart.svg")] {
             assert!(kpi_page.contains(&format!("href=\"{link}\"")), "{link}");
             assert_eq!(app.get(&link).await.status(), 200, "{link}");
         }
-        assert!(kpi_page.contains(&format!("href=\"/api/v1/kpis?plan={plan}&amp;code=1-1-1-1&amp;format=csv\"")));
+        assert!(kpi_page.contains(&format!("href=\"/api/v1/kpis?plan={plan}&#38;code=1-1-1-1&#38;format=csv\"")));
         let csv = app.get(&format!("/api/v1/kpis?plan={plan}&code=1-1-1-1&format=csv")).await.text().await.unwrap();
         assert_eq!(csv.lines().count(), 2, "the KPI's CSV is its one row");
         assert_eq!(app.get("/assets/report.css").await.headers()["content-type"], "text/css; charset=utf-8");
@@ -156,6 +156,14 @@ on_both_backends! {
         record(&app, id, 2023, json!({"value": 29})).await;
         let writer = token(&["kpis:write"], None);
         app.revise_target(&format!("/api/v1/kpis/{id}"), &writer, json!({"value": 40, "year": 2026, "reason": "上方修正"})).await;
+        let kpi_path = format!("/api/v1/kpis/{id}");
+        let etag = app.etag(&kpi_path).await;
+        let renamed = app.send(Method::PATCH, &kpi_path, Some(&writer), Some(&etag), Some(&json!({"name": "改称した指標"}))).await;
+        assert_eq!(renamed.status(), 200);
+        let removed = kpi_of(&app, "4-3-1-1").await;
+        let removed_code = removed["code"].as_str().unwrap().to_string();
+        let deleted = app.send(Method::DELETE, &format!("/api/v1/kpis/{}", removed["id"]), Some(&writer), Some(&app.etag(&format!("/api/v1/kpis/{}", removed["id"])).await), None).await;
+        assert_eq!(deleted.status(), 204);
 
         let now = page(&app, &format!("/plans/{plan}")).await;
         let row = row_of(&now, plan, id);
@@ -165,7 +173,11 @@ on_both_backends! {
         assert!(frozen.contains("令和4年度 総合戦略評価（令和4(2022)年度の評価、"), "the standing is named");
         let row = row_of(&frozen, plan, id);
         assert!(row.contains(">26<") && !row.contains(">29<"), "only what the evaluation saw: {row}");
-        assert!(row.contains(">50.0%<") && row.contains("○ 順調") && !row.contains("見直し前"), "{row}");
+        assert!(row.contains(">50.0%<") && row.contains("○ 順調") && !row.contains("当初目標値"), "{row}");
+        // A correction, a new name and a deleted KPI after the evaluation do not change it.
+        assert!(row.contains("国内友好都市との交流活動件数") && !row.contains("改称"), "{row}");
+        assert!(frozen.contains("45指標のうち"), "the evaluation's own count");
+        assert!(frozen.contains("その後削除された指標") && frozen.contains(&format!("{removed_code}　")), "the deleted KPI is named");
 
         // As of a moment between: the 2022 result and the target of then (30), JSON and page alike.
         let encoded = between.replace('+', "%2B").replace(':', "%3A");
@@ -180,12 +192,13 @@ on_both_backends! {
         assert_eq!(item["progress"]["achievement"], 0.5);
         // Before anything was recorded, nothing is known.
         let before = page(&app, &format!("/plans/{plan}?as_of=2020-01-01")).await;
-        assert!(before.contains("45指標のうち達成 0・順調 0・遅れ 0・未把握 45"));
+        assert!(before.contains("44指標のうち達成 0・順調 0・遅れ 0・未把握 44"), "the 44 KPIs there are now");
         // The blank fields of the page's own form are left out, not refused.
         page(&app, &format!("/plans/{plan}?as_of=&evaluation=")).await;
 
         // The workbook shows the same moments.
-        let response = app.get(&format!("/api/v1/plans/{plan}/report.xlsx?evaluation={evaluation}")).await;
+        let response = app.get(&format!("/api/v1/plans/{plan}/evaluations/{evaluation}/report.xlsx")).await;
+        assert_eq!(response.headers()["content-disposition"], format!("attachment; filename=\"atsugi-2-report-evaluation-{evaluation}.xlsx\""));
         assert_eq!(response.status(), 200);
         let rows = workbook_rows(response.bytes().await.unwrap().to_vec());
         let line = rows.iter().find(|row| row[3] == "1-1-1-1").unwrap();
@@ -204,22 +217,27 @@ on_both_backends! {
         let app = spawn_app_on(&seeded_database(backend)).await;
         let plan = kpi_of(&app, "1-1-1-1").await["plan_id"].as_i64().unwrap();
         for (path, status, named) in [
-            (format!("/plans/{plan}?as_of=yesterday"), 400, "as_of"),
-            (format!("/plans/{plan}?as_of=2024-01-01&evaluation=1"), 400, "evaluation"),
-            (format!("/plans/{plan}?colour=red"), 400, "colour"),
-            (format!("/plans/{plan}?evaluation=999"), 404, "evaluation"),
-            ("/plans/999".to_string(), 404, "plan"),
-            ("/plans/abc".to_string(), 400, "id"),
-            (format!("/plans/{plan}/kpis/0"), 400, "kpi"),
-            (format!("/plans/{plan}/kpis/99999"), 404, "kpi"),
-            ("/?page=0".to_string(), 400, "page"),
-            ("/?page=9".to_string(), 404, "page"),
+            (format!("/plans/{plan}?as_of=yesterday"), 400, "<code lang=\"en\">as_of</code>"),
+            (format!("/plans/{plan}?as_of=2024-01-01&evaluation=1"), 400, "<code lang=\"en\">evaluation</code>"),
+            (format!("/plans/{plan}?evaluation=999"), 404, "evaluation 999"),
+            ("/plans/999".to_string(), 404, "plan 999"),
+            ("/plans/abc".to_string(), 400, "`id` must be"),
+            (format!("/plans/{plan}/kpis/0"), 400, "`kpi` must be"),
+            (format!("/plans/{plan}/kpis/99999"), 404, "kpi 99999"),
+            ("/?page=0".to_string(), 400, "<code lang=\"en\">page</code>"),
+            ("/?page=9".to_string(), 404, "page 9"),
         ] {
             let response = app.get(&path).await;
             assert_eq!(response.status(), status, "GET {path}");
             assert_eq!(response.headers()["content-type"], "text/html; charset=utf-8", "GET {path}");
+            assert_eq!(response.headers()["cache-control"], "no-store", "GET {path}");
             let body = response.text().await.unwrap();
             assert!(body.contains("<html lang=\"ja\">") && body.contains(named), "GET {path}: {body}");
+            assert!(body.contains("<span lang=\"en\">"), "the API's English detail is marked as English");
+        }
+        // Shared links carry parameters of their own: a page still answers.
+        for path in ["/?utm_source=line".to_string(), format!("/plans/{plan}?fbclid=abc"), format!("/plans/{plan}/kpis/1?utm_medium=x")] {
+            assert_eq!(app.get(&path).await.status(), 200, "GET {path}");
         }
         // A KPI of another plan is not this plan's page.
         let other = app.send(Method::POST, "/api/v1/plans", Some(&token(&["admin"], None)), None, Some(&json!({
@@ -229,9 +247,11 @@ on_both_backends! {
         assert_eq!(other.status(), 201);
         let other = other.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
         assert_eq!(app.get(&format!("/plans/{other}/kpis/1")).await.status(), 404);
-        // The xlsx refuses the same queries, as problem documents.
+        // The API is strict: the xlsx refuses what it does not know, as a problem document.
         let response = app.get(&format!("/api/v1/plans/{plan}/report.xlsx?as_of=2024-01-01&evaluation=1")).await;
         assert_eq!(crate::helpers::failing_fields(response).await, ["evaluation"]);
+        let response = app.get(&format!("/api/v1/plans/{plan}/evaluations/999/report.xlsx")).await;
+        crate::helpers::assert_problem(response, 404).await;
     }
 }
 
@@ -248,12 +268,41 @@ on_both_backends! {
         assert!(first.headers().contains_key("last-modified"));
         let revalidated = app.client.get(app.url(&path)).header("If-None-Match", &etag).send().await.unwrap();
         assert_eq!(revalidated.status(), 304);
+        assert_eq!(first.headers()["cache-control"], "public, no-cache", "a page revalidates");
         let compressed = app.client.get(app.url(&path)).header("Accept-Encoding", "gzip").send().await.unwrap();
         assert_eq!(compressed.headers()["content-encoding"], "gzip");
         record(&app, id, 2022, json!({"value": 26})).await;
         let after = app.client.get(app.url(&path)).header("If-None-Match", &etag).send().await.unwrap();
         assert_eq!(after.status(), 200, "a write changes the page");
         assert!(row_of(&after.text().await.unwrap(), plan, id).contains(">26<"));
+        // The structured data's addresses follow the Host asked, and the cache keeps hosts apart.
+        for host in ["city.example", "mirror.example:8443"] {
+            let page = app.client.get(app.url(&path)).header("Host", host).send().await.unwrap().text().await.unwrap();
+            assert!(page.contains(&format!("\"url\": \"http://{host}/plans/{plan}\"")), "{host}");
+        }
+        let hostile = app.client.get(app.url(&path)).header("Host", "evil.example?x=").send().await.unwrap().text().await.unwrap();
+        assert!(!hostile.contains("evil.example"), "a Host that is not a host name is not echoed");
+        // The workbook is dated by its data: the same data, the same bytes and ETag.
+        let workbook = format!("/api/v1/plans/{plan}/report.xlsx");
+        let first = app.get(&workbook).await.headers()["etag"].clone();
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let uncached = app.client.get(app.url(&workbook)).bearer_auth(token(&["kpis:write"], None)).send().await.unwrap();
+        assert_eq!(uncached.headers()["etag"], first, "built again a second later, the workbook is the same");
+    }
+}
+
+on_both_backends! {
+    /// A configured public address is what the structured data links, whatever the Host.
+    async fn the_public_base_url_is_what_the_structured_data_links(backend) {
+        let app = crate::helpers::spawn_tuned_app_on(&seeded_database(backend), |config| {
+            config.public_base_url = Some("https://strategy.example.jp".into());
+        })
+        .await;
+        let plan = kpi_of(&app, "1-1-1-1").await["plan_id"].as_i64().unwrap();
+        let page = page(&app, &format!("/plans/{plan}")).await;
+        assert!(page.contains(&format!("\"url\": \"https://strategy.example.jp/plans/{plan}\"")));
+        assert!(page.contains(&format!("\"contentUrl\": \"https://strategy.example.jp/api/v1/plans/{plan}/export\"")));
+        assert!(!page.contains("127.0.0.1"), "no address of the request leaks into it");
     }
 }
 
