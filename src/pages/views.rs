@@ -501,7 +501,7 @@ fn json_ld(report: &Report, links: &[Link], base_url: &str) -> Result<String, Ap
             },
         },
         "temporalCoverage": format!("{}-04-01/{}-03-31", plan.period_start_year, plan.period_end_year + 1),
-        "dateModified": plan.updated_at.to_rfc3339(),
+        "dateModified": report.last_change().to_rfc3339(),
         "distribution": links.iter().map(|link| serde_json::json!({
             "@type": "DataDownload",
             "name": link.label,

@@ -113,6 +113,9 @@ on_both_backends! {
         assert_eq!(json_ld["temporalCoverage"], "2021-04-01/2027-03-31");
         assert_eq!(json_ld["spatialCoverage"]["address"]["addressLocality"], "厚木市");
         assert!(json_ld.get("license").is_none(), "no licence is invented while the city states none");
+        let moment = |value: &Value| chrono::DateTime::parse_from_rfc3339(value.as_str().unwrap()).unwrap();
+        let revised_at = app.json(&format!("/api/v1/kpis/{id}")).await["updated_at"].clone();
+        assert_eq!(moment(&json_ld["dateModified"]), moment(&revised_at), "modified with the newest change it shows");
         for distribution in json_ld["distribution"].as_array().unwrap() {
             let url = distribution["contentUrl"].as_str().unwrap();
             assert!(url.starts_with(&app.address), "{url}");
