@@ -26,12 +26,13 @@ pub struct Config {
     #[arg(long, env = "WORKERS", global = true)]
     pub workers: Option<usize>,
 
-    /// HS256 signing secret for API tokens (at least 32 bytes). Without it and without a public key,
-    /// the service is read-only.
+    /// HS256 signing secret for the service's own API tokens (`token issue`; at least 32 bytes).
+    /// Without it and without a public key or key set, the service is read-only.
     #[arg(long, env = "JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
 
-    /// PEM public key of an identity provider whose tokens are accepted (EdDSA or RS256).
+    /// PEM public key of an identity provider whose tokens are accepted (EdDSA or RS256): one key,
+    /// for small deployments; a key set (`JWT_JWKS_FILE`, `JWT_JWKS_URL`) follows key rotation.
     #[arg(long, env = "JWT_PUBLIC_KEY_FILE", global = true)]
     pub jwt_public_key_file: Option<std::path::PathBuf>,
 
@@ -39,13 +40,90 @@ pub struct Config {
     #[arg(long, env = "JWT_PUBLIC_KEY_ALG", default_value = "EdDSA", value_parser = ["EdDSA", "RS256"], global = true)]
     pub jwt_public_key_alg: String,
 
-    /// Required `iss` of tokens (and the issuer of tokens this service issues).
+    /// The identity provider's key set (JWKS) as a file, read again whenever it changes.
+    #[arg(long, env = "JWT_JWKS_FILE", global = true)]
+    pub jwt_jwks_file: Option<std::path::PathBuf>,
+
+    /// The identity provider's key set (JWKS) URL: https, or http to a loopback address.
+    #[arg(long, env = "JWT_JWKS_URL", global = true)]
+    pub jwt_jwks_url: Option<String>,
+
+    /// Signature algorithms accepted from the identity provider (HS* never are).
+    #[arg(
+        long,
+        env = "JWT_ALGORITHMS",
+        default_value = "RS256,PS256,ES256,EdDSA",
+        global = true
+    )]
+    pub jwt_algorithms: String,
+
+    /// Seconds a key set fetch may take.
+    #[arg(long, env = "JWT_JWKS_TIMEOUT_SECS", default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=60), global = true)]
+    pub jwt_jwks_timeout_secs: u64,
+
+    /// Largest key set accepted, in bytes.
+    #[arg(long, env = "JWT_JWKS_MAX_BYTES", default_value_t = 262_144, value_parser = clap::value_parser!(u64).range(1024..=16_777_216), global = true)]
+    pub jwt_jwks_max_bytes: u64,
+
+    /// Seconds a key set is kept when its response states no `Cache-Control: max-age`.
+    #[arg(long, env = "JWT_JWKS_DEFAULT_TTL_SECS", default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub jwt_jwks_default_ttl_secs: u64,
+
+    /// Shortest time a key set is kept, whatever its max-age says, in seconds.
+    #[arg(long, env = "JWT_JWKS_MIN_TTL_SECS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400), global = true)]
+    pub jwt_jwks_min_ttl_secs: u64,
+
+    /// Longest time a key set is kept, whatever its max-age says, in seconds.
+    #[arg(long, env = "JWT_JWKS_MAX_TTL_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=604_800), global = true)]
+    pub jwt_jwks_max_ttl_secs: u64,
+
+    /// Seconds between fetches caused by tokens naming an unknown `kid`.
+    #[arg(long, env = "JWT_JWKS_COOLDOWN_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3600), global = true)]
+    pub jwt_jwks_cooldown_secs: u64,
+
+    /// Seconds the last good key set keeps verifying while the provider cannot be reached; then
+    /// writes answer 503.
+    #[arg(long, env = "JWT_JWKS_MAX_STALE_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=2_592_000), global = true)]
+    pub jwt_jwks_max_stale_secs: u64,
+
+    /// Accepted `iss` of tokens, a comma list (the first is the issuer of tokens this service issues).
     #[arg(long, env = "JWT_ISSUER", default_value = "strategy-api", global = true)]
     pub jwt_issuer: String,
 
-    /// Required `aud` of tokens.
+    /// Accepted `aud` of tokens, a comma list (a token's `aud` may be a string or an array).
     #[arg(long, env = "JWT_AUDIENCE", default_value = "strategy-api", global = true)]
     pub jwt_audience: String,
+
+    /// JSON Pointers of the claims that hold scopes or roles (space-separated strings or arrays); every
+    /// one present is read.
+    #[arg(long, env = "JWT_SCOPE_CLAIMS", default_value = "/scope,/scp,/roles", global = true)]
+    pub jwt_scope_claims: String,
+
+    /// JSON object mapping the provider's roles or scopes to the service's scopes
+    /// (`{"Strategy.Admin": ["admin"]}`); when set, only mapped values count.
+    #[arg(long, env = "JWT_SCOPE_MAP", global = true)]
+    pub jwt_scope_map: Option<String>,
+
+    /// JSON Pointers of the token id, tried in order; revocation keys on the issuer and this id.
+    #[arg(long, env = "JWT_ID_CLAIMS", default_value = "/jti,/uti", global = true)]
+    pub jwt_id_claims: String,
+
+    /// JSON Pointer of the claim naming the token's department (an id, or a value of `JWT_DEPT_MAP`).
+    #[arg(long, env = "JWT_DEPT_CLAIM", default_value = "/dept", global = true)]
+    pub jwt_dept_claim: String,
+
+    /// JSON object mapping group or claim values to department ids (`{"grp-kikaku": 3}`).
+    #[arg(long, env = "JWT_DEPT_MAP", global = true)]
+    pub jwt_dept_map: Option<String>,
+
+    /// JSON Pointer of the claim limiting a token to plans (a plan id, a plan code, or a value of
+    /// `JWT_PLAN_MAP`; one or an array).
+    #[arg(long, env = "JWT_PLAN_CLAIM", default_value = "/plan", global = true)]
+    pub jwt_plan_claim: String,
+
+    /// JSON object mapping plan claim values to plan ids (numbers) or codes (strings).
+    #[arg(long, env = "JWT_PLAN_MAP", global = true)]
+    pub jwt_plan_map: Option<String>,
 
     /// Clock skew tolerated on `exp` and `nbf`, in seconds.
     #[arg(long, env = "JWT_LEEWAY_SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
@@ -126,6 +204,21 @@ fn public_base_url(text: &str) -> Result<String, String> {
 }
 
 impl Config {
+    /// How the identity provider's key set is fetched and kept.
+    pub fn key_settings(&self, algorithms: Vec<jsonwebtoken::Algorithm>) -> crate::auth::KeySettings {
+        let seconds = Duration::from_secs;
+        crate::auth::KeySettings {
+            algorithms,
+            timeout: seconds(self.jwt_jwks_timeout_secs),
+            max_bytes: self.jwt_jwks_max_bytes,
+            default_ttl: seconds(self.jwt_jwks_default_ttl_secs),
+            min_ttl: seconds(self.jwt_jwks_min_ttl_secs),
+            max_ttl: seconds(self.jwt_jwks_max_ttl_secs.max(self.jwt_jwks_min_ttl_secs)),
+            cooldown: seconds(self.jwt_jwks_cooldown_secs),
+            max_stale: seconds(self.jwt_jwks_max_stale_secs),
+        }
+    }
+
     pub fn pool_timeout(&self) -> Duration {
         Duration::from_secs(self.pool_timeout_secs)
     }

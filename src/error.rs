@@ -23,6 +23,9 @@ pub enum ApiError {
     MethodNotAllowed { method: String, allowed: String },
     #[error("a valid bearer token is required")]
     Unauthorized { invalid_token: bool },
+    /// A token that is refused for a reason the client can act on (named in the detail).
+    #[error("the bearer token is not accepted: {0}")]
+    InvalidToken(String),
     #[error("{0}")]
     Forbidden(String),
     #[error("writes are disabled: this instance has no token signing key configured")]
@@ -58,6 +61,9 @@ pub enum ApiError {
     BodyTimedOut(u64),
     #[error("the database is unavailable")]
     Unavailable(String),
+    /// The identity provider's keys cannot be used now (not loaded yet, or too long unrefreshed).
+    #[error("{0}; writes resume once they load")]
+    KeysUnavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -225,9 +231,9 @@ impl ResponseError for ApiError {
             ApiError::BadRequest { .. } => StatusCode::BAD_REQUEST,
             ApiError::Unprocessable { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized { .. } | ApiError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) | ApiError::ForbiddenFields { .. } => StatusCode::FORBIDDEN,
-            ApiError::WritesDisabled => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::WritesDisabled | ApiError::KeysUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::Conflict(_) | ApiError::Stale { .. } => StatusCode::CONFLICT,
@@ -257,7 +263,7 @@ impl ResponseError for ApiError {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
             }
-            ApiError::Unavailable(_) | ApiError::TimedOut(_) => {
+            ApiError::Unavailable(_) | ApiError::TimedOut(_) | ApiError::KeysUnavailable(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -268,6 +274,12 @@ impl ResponseError for ApiError {
                     .insert(header::RETRY_AFTER, header::HeaderValue::from(*seconds));
             }
             // RFC 6750: no error code when no token was sent.
+            ApiError::InvalidToken(_) => {
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    header::HeaderValue::from_static(r#"Bearer realm="strategy-api", error="invalid_token""#),
+                );
+            }
             ApiError::Unauthorized { invalid_token } => {
                 let challenge = if *invalid_token {
                     r#"Bearer realm="strategy-api", error="invalid_token""#
@@ -363,7 +375,7 @@ pub mod responses {
         PreconditionRequired = "`If-Match` with the record's current ETag is required.",
         TooManyRequests = "Too many requests from this client (writes, and reads when so configured); retry after `Retry-After` seconds.",
         RequestHeaderFieldsTooLarge = "The request headers are larger than the service accepts.",
-        ServiceUnavailable = "The database is unavailable or the request took too long (retry after `Retry-After` seconds), or, for a write, this instance has no token key configured.",
+        ServiceUnavailable = "The database is unavailable or the request took too long (retry after `Retry-After` seconds), or, for a write, this instance has no token key configured or cannot use its identity provider's keys now.",
     }
 }
 

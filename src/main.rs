@@ -1,7 +1,7 @@
 //! The `strategy-api` command: serve the API, migrate, seed, or print the OpenAPI document.
 
 use clap::{Parser, Subcommand};
-use strategy_api::auth::{Authenticator, Scope};
+use strategy_api::auth::{Authenticator, PlanLimit, Scope};
 use strategy_api::config::Config;
 use strategy_api::dataset::Dataset;
 use strategy_api::db::seed::{self, SeedOutcome};
@@ -96,14 +96,20 @@ enum TokenCommand {
         /// and KPIs (and their results, also from a sheet) of initiatives in which it has a project.
         #[arg(long)]
         dept: Option<i64>,
+        /// Limit the token to one plan, by its code (or its id): it writes no other plan's records.
+        #[arg(long)]
+        plan: Option<String>,
         /// Lifetime, like 30d, 12h or 90m.
         #[arg(long, default_value = "30d", value_parser = humantime::parse_duration)]
         ttl: std::time::Duration,
     },
     /// Refuse a token from now on, on every instance sharing the database.
     Revoke {
-        /// The token's `jti`.
+        /// The token's id: its `jti` (or, for an Entra ID token, its `uti`).
         jti: String,
+        /// Revoke the id only for tokens of this issuer (`iss`); without it, from every issuer.
+        #[arg(long)]
+        issuer: Option<String>,
     },
     /// List issued and revoked tokens (ids and claims, never a token or secret).
     List,
@@ -215,7 +221,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             }
         }
         Command::Serve => {
-            Authenticator::from_config(&config)?;
+            Authenticator::offline(&config)?;
             let database = open(&config);
             let started = std::time::Instant::now();
             database.run_blocking(|conn| {
@@ -241,19 +247,31 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
     let database = open(config);
     database.run_blocking(db::migrate)?;
     match command {
-        TokenCommand::Issue { sub, scopes, dept, ttl } => {
-            let authenticator = Authenticator::from_config(config)?;
+        TokenCommand::Issue {
+            sub,
+            scopes,
+            dept,
+            plan,
+            ttl,
+        } => {
+            let authenticator = Authenticator::offline(config)?;
             let scopes: Vec<Scope> = scopes.iter().filter_map(|scope| Scope::parse(scope)).collect();
-            let (token, claims) = authenticator.issue(&sub, &scopes, dept, ttl)?;
+            let plan = plan.as_deref().map(PlanLimit::of_text);
+            let (token, claims) = authenticator.issue(&sub, &scopes, dept, plan.as_ref(), ttl)?;
             let at = |seconds: i64| chrono::DateTime::from_timestamp(seconds, 0).map(|time| time.naive_utc());
             database.run_blocking(|conn| {
                 write::record_issued_token(
                     conn,
                     &TokenRow {
+                        issuer: claims.iss.clone(),
                         jti: claims.jti.clone(),
                         subject: claims.sub.clone(),
                         scopes: claims.scope.clone(),
                         department_id: claims.dept,
+                        plan: claims
+                            .plan
+                            .as_ref()
+                            .map(|plan| plan.to_string().trim_matches('"').to_string()),
                         issued_at: at(claims.iat),
                         expires_at: at(claims.exp),
                         revoked_at: None,
@@ -269,8 +287,9 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
             );
             println!("{token}");
         }
-        TokenCommand::Revoke { jti } => {
-            let revoked = database.run_blocking(|conn| write::revoke_token(conn, &jti, db::now()))?;
+        TokenCommand::Revoke { jti, issuer } => {
+            let issuer = issuer.unwrap_or_default();
+            let revoked = database.run_blocking(|conn| write::revoke_token(conn, &issuer, &jti, db::now()))?;
             println!(
                 "{}",
                 if revoked {
@@ -283,16 +302,22 @@ fn token(config: &Config, command: TokenCommand) -> Result<(), Box<dyn std::erro
         TokenCommand::List => {
             let shown = |time: Option<chrono::NaiveDateTime>| time.map_or("-".to_string(), |time| format!("{time}Z"));
             println!(
-                "{:<36}  {:<24}  {:<30}  {:<5}  {:<27}  {:<27}  revoked",
-                "jti", "subject", "scopes", "dept", "issued", "expires"
+                "{:<36}  {:<24}  {:<24}  {:<30}  {:<5}  {:<12}  {:<27}  {:<27}  revoked",
+                "jti", "issuer", "subject", "scopes", "dept", "plan", "issued", "expires"
             );
             for token in database.run_blocking(write::list_tokens)? {
                 println!(
-                    "{:<36}  {:<24}  {:<30}  {:<5}  {:<27}  {:<27}  {}",
+                    "{:<36}  {:<24}  {:<24}  {:<30}  {:<5}  {:<12}  {:<27}  {:<27}  {}",
                     token.jti,
+                    if token.issuer.is_empty() {
+                        "(any)"
+                    } else {
+                        &token.issuer
+                    },
                     token.subject,
                     token.scopes,
                     token.department_id.map_or("-".to_string(), |dept| dept.to_string()),
+                    token.plan.as_deref().unwrap_or("-"),
                     shown(token.issued_at),
                     shown(token.expires_at),
                     shown(token.revoked_at)

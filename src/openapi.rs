@@ -59,9 +59,12 @@ impl Modify for BearerScheme {
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("JWT")
                     .description(Some(
-                        "A JWT with `sub`, `jti`, `exp`, `iss`, `aud` and a space-separated `scope` \
-                         (`admin`, `kpis:write`, `projects:write`); `dept` limits `projects:write` to one \
-                         department. Issue one with `strategy-api token issue`.",
+                        "A JWT with `sub`, `exp`, `iss`, `aud`, a token id (`jti`, or Entra ID's `uti`) and \
+                         the scopes `admin`, `kpis:write` or `projects:write`: in this service's own tokens \
+                         (`strategy-api token issue`) a space-separated `scope`; in the identity provider's, \
+                         its roles or scopes as the deployment maps them (`JWT_SCOPE_MAP`). A department \
+                         (`dept`) limits `projects:write` and `kpis:write` to its records; a `plan` claim \
+                         limits the token to that plan's records.",
                     ))
                     .build(),
             ),

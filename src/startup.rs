@@ -28,7 +28,9 @@ impl Application {
     pub fn build(config: &Config, database: Database) -> std::io::Result<Self> {
         let authenticator = Authenticator::from_config(config).map_err(std::io::Error::other)?;
         if !authenticator.writes_enabled() {
-            log::warn!("no JWT_SECRET or JWT_PUBLIC_KEY_FILE: the service is read-only, every write answers 503");
+            log::warn!(
+                "no JWT_SECRET, JWT_JWKS_URL, JWT_JWKS_FILE or JWT_PUBLIC_KEY_FILE: the service is read-only, every write answers 503"
+            );
         }
         let authenticator = web::Data::new(authenticator);
         let body_limit = usize::try_from(config.max_body_bytes).unwrap_or(usize::MAX);

@@ -182,6 +182,10 @@ impl Record for DepartmentRecord {
         Ok(store::get_department(conn, id)?.into())
     }
 
+    fn plan_of(view: &Department) -> i64 {
+        view.plan_id
+    }
+
     fn input_of(view: &Department) -> DepartmentForm {
         DepartmentForm {
             plan_id: view.plan_id,
@@ -232,6 +236,10 @@ impl Record for DivisionRecord {
 
     fn load(conn: &mut DbConnection, id: i64) -> Result<Division, ApiError> {
         Ok(store::get_division(conn, id)?.into())
+    }
+
+    fn plan_of(view: &Division) -> i64 {
+        view.plan_id
     }
 
     fn input_of(view: &Division) -> DivisionForm {

@@ -220,6 +220,7 @@ pub async fn create(
     let (id, after) = db
         .write(move |conn| {
             let plan = crate::db::plans::get(conn, plan_id)?.0;
+            writer.check_plan(conn, plan_id)?;
             let mut checks = Checks::default();
             checks.text("title", &parsed.input.title, MAX_NAME);
             let year = parsed.input.fiscal_year;

@@ -307,6 +307,10 @@ impl Record for GoalRecord {
         })
     }
 
+    fn plan_of(view: &GoalDetail) -> i64 {
+        view.goal.plan_id
+    }
+
     fn input_of(view: &GoalDetail) -> GoalForm {
         GoalForm {
             plan_id: view.goal.plan_id,
@@ -360,6 +364,10 @@ impl Record for MeasureRecord {
     fn load(conn: &mut DbConnection, id: i64) -> Result<MeasureDetail, ApiError> {
         let (measure, mut initiatives) = store::measure_tree(conn, id)?;
         Ok(MeasureDetail::new(measure, &mut initiatives))
+    }
+
+    fn plan_of(view: &MeasureDetail) -> i64 {
+        view.measure.plan_id
     }
 
     fn input_of(view: &MeasureDetail) -> MeasureForm {
@@ -421,6 +429,10 @@ impl Record for InitiativeRecord {
             kpis: kpis.into_iter().map(Into::into).collect(),
             project_appearances: projects.into_iter().map(Into::into).collect(),
         })
+    }
+
+    fn plan_of(view: &InitiativeDetail) -> i64 {
+        view.initiative.plan_id
     }
 
     fn input_of(view: &InitiativeDetail) -> InitiativeForm {

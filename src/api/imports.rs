@@ -140,10 +140,14 @@ pub async fn import_plan(
     let report = db
         .write(move |conn| {
             let actor = writer.actor();
+            if let Some(code) = document.plan_code() {
+                writer.check_plan_code(code)?;
+            }
             let (plan_id, created) = if dry_run {
                 load::dry_run(conn, &document, actor.subject)?
             } else {
                 let (plan_id, created) = load::import(conn, &document, actor.subject)?;
+                writer.check_plan(conn, plan_id)?;
                 load::audit_created(conn, &actor, plan_id)?;
                 (Some(plan_id), created)
             };

@@ -258,6 +258,10 @@ impl Record for KpiRecord {
         Ok(results::facts(conn, vec![row])?.remove(0).into())
     }
 
+    fn plan_of(view: &Kpi) -> i64 {
+        view.plan_id
+    }
+
     fn input_of(view: &Kpi) -> KpiForm {
         KpiForm {
             initiative_id: view.initiative_id,

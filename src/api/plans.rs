@@ -175,6 +175,10 @@ impl Record for PlanRecord {
         })
     }
 
+    fn plan_of(view: &PlanDetail) -> i64 {
+        view.plan.id
+    }
+
     fn input_of(view: &PlanDetail) -> PlanForm {
         let plan = &view.plan;
         PlanForm {

@@ -178,6 +178,10 @@ impl Record for ProjectRecord {
         Ok(store::get(conn, id)?.into())
     }
 
+    fn plan_of(view: &Project) -> i64 {
+        view.plan_id
+    }
+
     fn input_of(view: &Project) -> ProjectForm {
         ProjectForm {
             plan_id: view.plan_id,

@@ -37,6 +37,8 @@ pub trait Record: 'static {
     /// What still refers to the record (a delete then answers 409 naming them).
     fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError>;
     fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError>;
+    /// The plan the record belongs to: a token limited to plans is checked on it before and after a change.
+    fn plan_of(view: &Self::View) -> i64;
 
     /// Record-level limits of a token beyond its scope (a department's staff and their projects).
     fn authorize(
@@ -84,26 +86,32 @@ impl FromRequest for Writer {
 
     /// Authenticates, then refuses a revoked token before anything else about the request is looked at.
     fn from_request(request: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let header_text = |name| request.headers().get(name).and_then(|value| value.to_str().ok());
-        let writer = request
-            .app_data::<web::Data<Authenticator>>()
-            .ok_or_else(|| ApiError::Internal("no authenticator configured".into()))
-            .and_then(|authenticator| {
-                Ok(Writer {
-                    principal: authenticator.authenticate(header_text(header::AUTHORIZATION))?,
-                    method: request.method().to_string(),
-                    if_match: header_text(header::IF_MATCH).map(str::to_string),
-                })
-            });
+        let header_text = |name| {
+            request
+                .headers()
+                .get(name)
+                .and_then(|value| value.to_str().ok())
+                .map(str::to_string)
+        };
+        let authorization = header_text(header::AUTHORIZATION);
+        let if_match = header_text(header::IF_MATCH);
+        let method = request.method().to_string();
+        let authenticator = request.app_data::<web::Data<Authenticator>>().cloned();
         let database = request.app_data::<web::Data<Database>>().cloned();
         Box::pin(async move {
-            let writer = writer?;
+            let authenticator =
+                authenticator.ok_or_else(|| ApiError::Internal("no authenticator configured".into()))?;
+            let principal = authenticator.authenticate(authorization.as_deref()).await?;
             let database = database.ok_or_else(|| ApiError::Internal("no database configured".into()))?;
-            let jti = writer.principal.jti.clone();
-            if database.run(move |conn| write::is_revoked(conn, &jti)).await? {
+            let (issuer, jti) = (principal.issuer.clone(), principal.jti.clone());
+            if database.run(move |conn| write::is_revoked(conn, &issuer, &jti)).await? {
                 return Err(ApiError::Unauthorized { invalid_token: true });
             }
-            Ok(writer)
+            Ok(Writer {
+                principal,
+                method,
+                if_match,
+            })
         })
     }
 }
@@ -146,12 +154,14 @@ impl Writer {
         }
     }
 
-    /// A revoked `jti` is refused by every instance: the revocation lives in the database.
-    pub fn check_not_revoked(&self, conn: &mut DbConnection) -> Result<(), ApiError> {
-        if write::is_revoked(conn, &self.principal.jti)? {
-            return Err(ApiError::Unauthorized { invalid_token: true });
-        }
-        Ok(())
+    /// Refuses a record of a plan outside the token's plan limit.
+    pub fn check_plan(&self, conn: &mut DbConnection, plan_id: i64) -> Result<(), ApiError> {
+        self.principal.check_plan(conn, plan_id)
+    }
+
+    /// The same for a plan an import is about to create, known by its code.
+    pub fn check_plan_code(&self, code: &str) -> Result<(), ApiError> {
+        self.principal.check_plan_named(None, code)
     }
 }
 
@@ -367,7 +377,9 @@ pub async fn create<R: Record>(
             let input = parsed.finish(rules)?;
             R::authorize(&writer.principal, conn, None, Some(&input))?;
             let id = R::insert(conn, &input)?;
-            let after = to_json(&R::load(conn, id)?)?;
+            let after = R::load(conn, id)?;
+            writer.check_plan(conn, R::plan_of(&after))?;
+            let after = to_json(&after)?;
             audit::<R>(conn, &writer, id, Operation::Create, None, Some(&after))?;
             Ok((id, after))
         })
@@ -417,9 +429,12 @@ pub async fn change<R: Record>(
             if !matches(&condition, &etag_of(&before_json)) {
                 return Err(ApiError::PreconditionFailed);
             }
+            writer.check_plan(conn, R::plan_of(&before))?;
             R::authorize(&writer.principal, conn, Some(&before), None)?;
             apply(conn, &writer, &before)?;
-            let after = to_json(&R::load(conn, id)?)?;
+            let after = R::load(conn, id)?;
+            writer.check_plan(conn, R::plan_of(&after))?;
+            let after = to_json(&after)?;
             audit::<R>(conn, &writer, id, Operation::Update, Some(&before_json), Some(&after))?;
             Ok(after)
         })
@@ -437,6 +452,7 @@ pub async fn delete<R: Record>(db: &Database, writer: Writer, id: i64) -> Result
         if !matches(&condition, &etag_of(&before_json)) {
             return Err(ApiError::PreconditionFailed);
         }
+        writer.check_plan(conn, R::plan_of(&before))?;
         R::authorize(&writer.principal, conn, Some(&before), None)?;
         let dependents = R::dependents(conn, id)?;
         if !dependents.is_empty() {

@@ -153,6 +153,9 @@ pub async fn import(
     .map_err(|error| ApiError::Internal(error.to_string()))??;
     let report = db
         .write(move |conn| {
+            if crate::db::plans::exists(conn, plan_id)? {
+                writer.check_plan(conn, plan_id)?;
+            }
             let limit = Limit {
                 department: writer.department(),
             };

@@ -293,6 +293,7 @@ pub async fn put(
     let (created, after) = db
         .write(move |conn| {
             let kpi = kpi_store::get(conn, id)?;
+            writer.check_plan(conn, kpi.plan_id)?;
             writer.check_kpi_reach(conn, kpi.initiative_id)?;
             check_year(&kpi, year)?;
             let before = store::find(conn, id, year)?.map(|row| view(&kpi, row));
@@ -352,6 +353,7 @@ pub async fn remove(
     let (id, year) = path.into_inner().checked()?;
     db.write(move |conn| {
         let kpi = kpi_store::get(conn, id)?;
+        writer.check_plan(conn, kpi.plan_id)?;
         writer.check_kpi_reach(conn, kpi.initiative_id)?;
         let before = records::to_json(&result_of(conn, &kpi, year)?)?;
         if !records::matches(&condition, &records::etag_of(&before)) {

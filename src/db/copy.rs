@@ -288,6 +288,7 @@ const TABLES: &[Table] = &[
     (
         "api_tokens",
         &[
+            ("issuer", Txt),
             ("jti", Txt),
             ("subject", Txt),
             ("scopes", Txt),
@@ -295,8 +296,9 @@ const TABLES: &[Table] = &[
             ("issued_at", Time),
             ("expires_at", Time),
             ("revoked_at", Time),
+            ("plan", Txt),
         ],
-        "jti",
+        "issuer, jti",
     ),
     (
         "data_version",

@@ -81,6 +81,10 @@ pub fn id_of_code(conn: &mut DbConnection, code: &str) -> Result<Option<i64>, Ap
         .optional()?)
 }
 
+pub fn code_of(conn: &mut DbConnection, id: i64) -> Result<Option<String>, ApiError> {
+    Ok(plans::table.find(id).select(plans::code).first(conn).optional()?)
+}
+
 pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
     Ok(plans::table
         .find(id)

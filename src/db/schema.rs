@@ -252,7 +252,8 @@ diesel::table! {
 }
 
 diesel::table! {
-    api_tokens (jti) {
+    api_tokens (issuer, jti) {
+        issuer -> Text,
         jti -> Text,
         subject -> Text,
         scopes -> Text,
@@ -260,6 +261,7 @@ diesel::table! {
         issued_at -> Nullable<Timestamp>,
         expires_at -> Nullable<Timestamp>,
         revoked_at -> Nullable<Timestamp>,
+        plan -> Nullable<Text>,
     }
 }
 

@@ -169,10 +169,13 @@ pub fn latest_change(conn: &mut DbConnection) -> Result<i64, ApiError> {
         .unwrap_or(0))
 }
 
-pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, ApiError> {
+/// Whether a token is revoked: by its issuer and id, or by its id alone (a revocation from before
+/// issuers were recorded, or one made for every issuer).
+pub fn is_revoked(conn: &mut DbConnection, issuer: &str, jti: &str) -> Result<bool, ApiError> {
     Ok(diesel::select(diesel::dsl::exists(
         api_tokens::table
             .filter(api_tokens::jti.eq(jti))
+            .filter(api_tokens::issuer.eq(issuer).or(api_tokens::issuer.eq("")))
             .filter(api_tokens::revoked_at.is_not_null()),
     ))
     .get_result(conn)?)
@@ -181,10 +184,12 @@ pub fn is_revoked(conn: &mut DbConnection, jti: &str) -> Result<bool, ApiError> 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = api_tokens)]
 pub struct TokenRow {
+    pub issuer: String,
     pub jti: String,
     pub subject: String,
     pub scopes: String,
     pub department_id: Option<i64>,
+    pub plan: Option<String>,
     pub issued_at: Option<NaiveDateTime>,
     pub expires_at: Option<NaiveDateTime>,
     pub revoked_at: Option<NaiveDateTime>,
@@ -193,10 +198,12 @@ pub struct TokenRow {
 pub fn record_issued_token(conn: &mut DbConnection, token: &TokenRow) -> Result<(), ApiError> {
     diesel::insert_into(api_tokens::table)
         .values((
+            api_tokens::issuer.eq(&token.issuer),
             api_tokens::jti.eq(&token.jti),
             api_tokens::subject.eq(&token.subject),
             api_tokens::scopes.eq(&token.scopes),
             api_tokens::department_id.eq(token.department_id),
+            api_tokens::plan.eq(&token.plan),
             api_tokens::issued_at.eq(token.issued_at),
             api_tokens::expires_at.eq(token.expires_at),
         ))
@@ -204,41 +211,51 @@ pub fn record_issued_token(conn: &mut DbConnection, token: &TokenRow) -> Result<
     Ok(())
 }
 
-/// Revokes a `jti`, also one this service never issued (a token of the identity provider).
-/// Returns false when it was already revoked.
-pub fn revoke_token(conn: &mut DbConnection, jti: &str, at: NaiveDateTime) -> Result<bool, ApiError> {
+/// Revokes a token id of one issuer, or with the issuer `""` of every issuer; also an id this
+/// service never issued (a token of the identity provider). Returns false when it was already revoked.
+pub fn revoke_token(conn: &mut DbConnection, issuer: &str, jti: &str, at: NaiveDateTime) -> Result<bool, ApiError> {
     conn.transaction(|conn| {
-        let known: Option<TokenRow> = api_tokens::table
-            .find(jti)
-            .select(TokenRow::as_select())
-            .first(conn)
-            .optional()?;
-        match known {
-            Some(token) if token.revoked_at.is_some() => Ok(false),
-            Some(_) => {
-                diesel::update(api_tokens::table.find(jti))
-                    .set(api_tokens::revoked_at.eq(at))
-                    .execute(conn)?;
-                Ok(true)
-            }
-            None => {
-                diesel::insert_into(api_tokens::table)
-                    .values((
-                        api_tokens::jti.eq(jti),
-                        api_tokens::subject.eq(""),
-                        api_tokens::scopes.eq(""),
-                        api_tokens::revoked_at.eq(at),
-                    ))
-                    .execute(conn)?;
-                Ok(true)
-            }
+        if is_revoked(conn, issuer, jti)? {
+            return Ok(false);
         }
+        // Rows of issued tokens this names are marked, so that `token list` shows them revoked.
+        let revoked = api_tokens::revoked_at.eq(at);
+        if issuer.is_empty() {
+            diesel::update(api_tokens::table.filter(api_tokens::jti.eq(jti)))
+                .set(revoked)
+                .execute(conn)?;
+        } else {
+            diesel::update(api_tokens::table.find((issuer, jti)))
+                .set(revoked)
+                .execute(conn)?;
+        }
+        let recorded = api_tokens::table
+            .find((issuer, jti))
+            .select(api_tokens::jti)
+            .first::<String>(conn)
+            .optional()?;
+        if recorded.is_none() {
+            diesel::insert_into(api_tokens::table)
+                .values((
+                    api_tokens::issuer.eq(issuer),
+                    api_tokens::jti.eq(jti),
+                    api_tokens::subject.eq(""),
+                    api_tokens::scopes.eq(""),
+                    api_tokens::revoked_at.eq(at),
+                ))
+                .execute(conn)?;
+        }
+        Ok(true)
     })
 }
 
 pub fn list_tokens(conn: &mut DbConnection) -> Result<Vec<TokenRow>, ApiError> {
     Ok(api_tokens::table
-        .order((api_tokens::issued_at.asc(), api_tokens::jti.asc()))
+        .order((
+            api_tokens::issued_at.asc(),
+            api_tokens::jti.asc(),
+            api_tokens::issuer.asc(),
+        ))
         .select(TokenRow::as_select())
         .load(conn)?)
 }

@@ -93,14 +93,18 @@ pub fn postgres_server_url() -> Option<String> {
 
 /// The app over this run's shared, seeded database of the backend (for tests that only read).
 pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_on(&shared_database(backend)).await
+}
+
+/// This run's shared, seeded database of the backend: for tests that write nothing to it.
+pub fn shared_database(backend: Backend) -> String {
     static SQLITE: OnceLock<String> = OnceLock::new();
     static POSTGRES: OnceLock<String> = OnceLock::new();
     let cell = match backend {
         Backend::Sqlite => &SQLITE,
         Backend::Postgres => &POSTGRES,
     };
-    let url = cell.get_or_init(|| seeded_database(backend)).clone();
-    spawn_app_on(&url).await
+    cell.get_or_init(|| seeded_database(backend)).clone()
 }
 
 /// A new, migrated and seeded database of its own.
@@ -241,6 +245,23 @@ pub fn sign(claims: &Value, secret: &str) -> String {
     .expect("token signs")
 }
 
+/// Unpadded base64url (RFC 4648 §5), for hand-made tokens.
+pub fn base64url(bytes: &[u8]) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let mut text = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, byte)| n | (*byte as u32) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            text.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
+        }
+    }
+    text
+}
+
+/// An unsigned token: header `{"alg":"none"}`, these claims, empty signature.
 /// A valid token of the test apps.
 pub fn token(scopes: &[&str], dept: Option<i64>) -> String {
     sign(&claims(scopes, dept), TEST_SECRET)

@@ -14,6 +14,7 @@ mod faults;
 mod fidelity;
 mod health;
 mod hierarchy;
+mod identity;
 mod imports;
 mod kpis;
 mod limits;

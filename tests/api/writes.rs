@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 use strategy_api::db::{self, Database};
 
 use crate::helpers::{
-    assert_problem, claims, failing_fields, fields_of, latest_cursor, refused_fields, seeded_database, sign,
+    assert_problem, base64url, claims, failing_fields, fields_of, latest_cursor, refused_fields, seeded_database, sign,
     spawn_app_on, spawn_read_only_app_on, token, TestApp, TEST_SECRET,
 };
 
@@ -235,23 +235,6 @@ fn sorted(fields: &[&str]) -> Vec<String> {
     fields
 }
 
-/// Unpadded base64url (RFC 4648 §5), for hand-made tokens.
-fn base64url(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut text = String::new();
-    for chunk in bytes.chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |n, (i, byte)| n | (*byte as u32) << (16 - 8 * i));
-        for i in 0..=chunk.len() {
-            text.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-        }
-    }
-    text
-}
-
-/// An unsigned token: header `{"alg":"none"}`, these claims, empty signature.
 fn unsigned_token(claims: &Value) -> String {
     let header = base64url(br#"{"alg":"none","typ":"JWT"}"#);
     assert_eq!(header, "eyJhbGciOiJub25lIiwidHlwIjoiSldUIn0");
@@ -266,7 +249,7 @@ fn revoked_token(database_url: &str, scopes: &[&str]) -> String {
     let claims = claims(scopes, None);
     let jti = claims["jti"].as_str().unwrap().to_string();
     Database::new(database_url, 2, Duration::from_secs(10))
-        .run_blocking(|conn| strategy_api::db::write::revoke_token(conn, &jti, db::now()))
+        .run_blocking(|conn| strategy_api::db::write::revoke_token(conn, "", &jti, db::now()))
         .expect("token revoked");
     sign(&claims, TEST_SECRET)
 }
