@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod config;
+pub mod data_package;
 pub mod dataset;
 pub mod db;
 pub mod domain;

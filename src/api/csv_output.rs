@@ -50,37 +50,55 @@ fn cell(value: &Value) -> String {
     }
 }
 
-/// Writes CSV rows; the header is the columns of the first batch, in field order.
+/// Writes CSV rows; the header is the given columns, or else the columns of the first batch, in field order.
 pub struct CsvWriter {
     columns: Option<Vec<String>>,
+    header_written: bool,
     bom: bool,
 }
 
 impl CsvWriter {
     pub fn new(bom: bool) -> Self {
-        CsvWriter { columns: None, bom }
+        CsvWriter {
+            columns: None,
+            header_written: false,
+            bom,
+        }
+    }
+
+    /// A writer of exactly these columns (a table's schema): the header row is there even when no
+    /// record follows, and every record gives its cells of these columns.
+    pub fn with_columns(columns: Vec<String>) -> Self {
+        CsvWriter {
+            columns: Some(columns),
+            header_written: false,
+            bom: false,
+        }
     }
 
     /// The bytes for a batch of records: the BOM and header row before the first batch.
     pub fn batch(&mut self, records: &[Value]) -> Result<Vec<u8>, csv::Error> {
         let flattened: Vec<Vec<(String, String)>> = records.iter().map(flatten).collect();
         let mut out = Vec::new();
-        if self.columns.is_none() {
-            let mut columns: Vec<String> = Vec::new();
-            for record in &flattened {
-                for (column, _) in record {
-                    if !columns.contains(column) {
-                        columns.push(column.clone());
+        if !self.header_written {
+            let columns = self.columns.get_or_insert_with(|| {
+                let mut columns: Vec<String> = Vec::new();
+                for record in &flattened {
+                    for (column, _) in record {
+                        if !columns.contains(column) {
+                            columns.push(column.clone());
+                        }
                     }
                 }
-            }
+                columns
+            });
             if self.bom {
                 out.extend_from_slice("\u{feff}".as_bytes());
             }
             let mut writer = writer(&mut out);
-            writer.write_record(&columns)?;
+            writer.write_record(columns.iter())?;
             writer.flush()?;
-            self.columns = Some(columns);
+            self.header_written = true;
         }
         let columns = self.columns.as_deref().unwrap_or_default();
         let mut writer = writer(&mut out);

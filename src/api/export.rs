@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use actix_web::http::header;
-use actix_web::{get, web, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -16,8 +16,10 @@ use super::goals::{Goal, Initiative, InitiativeProject, Measure};
 use super::kpis::Kpi;
 use super::plans::{PlanDetail, PlanRecord};
 use super::projects::Project;
+use super::query::QueryParams;
 use super::records::Record;
 use super::results::{view as result_view, KpiResult};
+use crate::data_package::{descriptor, PackageFacts, Table, Written, TABLES};
 use crate::db::departments as department_store;
 use crate::db::goals::{self as goal_store, CommonFilter};
 use crate::db::kpis::{self as kpi_store, KpiFilter};
@@ -25,6 +27,7 @@ use crate::db::projects::{self as project_store, ProjectFilter};
 use crate::db::results::{self, ResultView};
 use crate::db::{Database, DbConnection, Page};
 use crate::error::{ApiError, ItemErrors};
+use sha2::{Digest, Sha256};
 
 /// Everything of one plan; `PlanExport` documents the streamed document's shape.
 #[derive(Debug, Serialize, ToSchema)]
@@ -264,52 +267,7 @@ pub async fn export_json(db: web::Data<Database>, plan: web::Path<i64>) -> Resul
     Ok(HttpResponse::Ok().content_type("application/json").streaming(body))
 }
 
-/// What each file of the zip holds, for its README.
-const FILES: &[(&str, &str)] = &[
-    (
-        "plan.csv",
-        "the plan: name, municipality codes, period, publisher, licence, corrections of the source",
-    ),
-    (
-        "departments.csv",
-        "departments (部), with their divisions joined by `;`",
-    ),
-    ("divisions.csv", "divisions (課), each with its department"),
-    ("goals.csv", "basic goals (基本目標)"),
-    ("measures.csv", "measures (具体的な施策); goal_id refers to goals.csv"),
-    (
-        "initiatives.csv",
-        "initiatives (主な取組); measure_id refers to measures.csv",
-    ),
-    (
-        "kpis.csv",
-        "KPIs with baseline, target and progress; initiative_id refers to initiatives.csv",
-    ),
-    ("kpi_results.csv", "yearly results (実績値); kpi_id refers to kpis.csv"),
-    (
-        "projects.csv",
-        "projects (事業) with divisions and appearances joined by `;`",
-    ),
-    (
-        "project_appearances.csv",
-        "one row per listing of a project under an initiative, with its description, in the order of each initiative's project table",
-    ),
-    (
-        "source_corrections.csv",
-        "corrections of evident typos of the published document, each with the published form and the reason",
-    ),
-    (
-        "kpi_target_revisions.csv",
-        "revisions of KPI targets, oldest first per KPI: the previous and the new target, the reason, who and when",
-    ),
-    ("evaluations.csv", "frozen yearly evaluations"),
-    (
-        "evaluation_items.csv",
-        "each KPI as an evaluation froze it; evaluation_id refers to evaluations.csv",
-    ),
-];
-
-/// Where the rows of each file of `FILES` come from.
+/// Where the rows of each file of the zip come from.
 #[derive(Debug, Clone, Copy)]
 enum Rows {
     Plan,
@@ -334,22 +292,31 @@ enum GoalPart {
     Revisions,
 }
 
-const SOURCES: [Rows; 14] = [
-    Rows::Plan,
-    Rows::Departments,
-    Rows::Divisions,
-    Rows::OfGoals(GoalPart::Goal),
-    Rows::OfGoals(GoalPart::Measures),
-    Rows::OfGoals(GoalPart::Initiatives),
-    Rows::OfGoals(GoalPart::Kpis),
-    Rows::OfGoals(GoalPart::Results),
-    Rows::Projects,
-    Rows::OfGoals(GoalPart::Appearances),
-    Rows::Corrections,
-    Rows::OfGoals(GoalPart::Revisions),
-    Rows::Evaluations,
-    Rows::EvaluationItems,
+/// The rows of each table of `data_package::TABLES`, by its name.
+const SOURCES: [(&str, Rows); 14] = [
+    ("plan", Rows::Plan),
+    ("departments", Rows::Departments),
+    ("divisions", Rows::Divisions),
+    ("goals", Rows::OfGoals(GoalPart::Goal)),
+    ("measures", Rows::OfGoals(GoalPart::Measures)),
+    ("initiatives", Rows::OfGoals(GoalPart::Initiatives)),
+    ("kpis", Rows::OfGoals(GoalPart::Kpis)),
+    ("kpi_results", Rows::OfGoals(GoalPart::Results)),
+    ("projects", Rows::Projects),
+    ("project_appearances", Rows::OfGoals(GoalPart::Appearances)),
+    ("source_corrections", Rows::Corrections),
+    ("kpi_target_revisions", Rows::OfGoals(GoalPart::Revisions)),
+    ("evaluations", Rows::Evaluations),
+    ("evaluation_items", Rows::EvaluationItems),
 ];
+
+fn rows_of(table: &Table) -> Rows {
+    SOURCES
+        .iter()
+        .find(|(name, _)| *name == table.name)
+        .map(|(_, rows)| *rows)
+        .unwrap_or_else(|| unreachable!("every table has its rows: {}", table.name))
+}
 
 /// Projects per batch of the projects' files.
 const PROJECT_BATCH: i64 = 100;
@@ -494,53 +461,89 @@ fn batch(
     })
 }
 
-/// Writes the zip into `sink` file by file, batch by batch, and the README last.
+/// Writes the zip into `sink` file by file, batch by batch, then its `datapackage.json` (with each
+/// file's size and hash, learnt while writing it) and the README.
 pub async fn write_zip(
     db: std::sync::Arc<Database>,
     plan: i64,
-    code: String,
     sink: tokio::io::DuplexStream,
 ) -> Result<(), Box<dyn std::error::Error>> {
     use futures_util::AsyncWriteExt;
     let mut archive = async_zip::tokio::write::ZipFileWriter::with_tokio(sink);
-    let mut readme = format!(
-        "# {code}\n\nOne CSV file per table: UTF-8, CRLF line ends, RFC 4180 quoting, one header row of the API's \
-         JSON field names (nested values as `baseline_value`, lists joined by `;`), Gregorian years.\n\n"
-    );
-    for ((file, about), rows) in FILES.iter().zip(SOURCES) {
-        let entry = async_zip::ZipEntryBuilder::new((*file).into(), async_zip::Compression::Deflate);
+    let mut written = Vec::new();
+    for table in TABLES {
+        let rows = rows_of(table);
+        let entry = async_zip::ZipEntryBuilder::new(table.file().into(), async_zip::Compression::Deflate);
         let mut writer = archive.write_entry_stream(entry).await?;
-        let mut csv = CsvWriter::new(false);
-        let mut header = None;
+        let mut csv = CsvWriter::with_columns(table.columns());
+        let mut digest = Sha256::new();
+        let mut bytes = csv.batch(&[])?;
+        let mut size = 0u64;
         let mut index = 0;
-        while let Some(records) = db.run(move |conn| batch(conn, plan, rows, index)).await? {
-            index += 1;
-            // The header is the columns of the first rows: an empty batch must not set it.
-            if records.is_empty() {
-                continue;
+        loop {
+            digest.update(&bytes);
+            size += bytes.len() as u64;
+            writer.write_all(&bytes).await?;
+            match db.run(move |conn| batch(conn, plan, rows, index)).await? {
+                Some(records) => bytes = csv.batch(&records)?,
+                None => break,
             }
-            let bytes = csv.batch(&records)?;
-            header.get_or_insert_with(|| first_line(&bytes));
-            writer.write_all(&bytes).await?;
-        }
-        if header.is_none() {
-            let bytes = csv.batch(&[])?;
-            header = Some(first_line(&bytes));
-            writer.write_all(&bytes).await?;
+            index += 1;
         }
         writer.close().await?;
-        let columns = header.unwrap_or_default().replace(',', ", ");
-        readme.push_str(&format!("## {file}\n\n{about}.\n\nColumns: {columns}\n\n"));
+        written.push(Written {
+            table,
+            bytes: size,
+            sha256: digest.finalize().iter().map(|byte| format!("{byte:02x}")).collect(),
+        });
     }
+    let (plan_row, data_version) = db
+        .run(move |conn| {
+            Ok((
+                PlanRecord::load(conn, plan)?.plan,
+                crate::db::write::latest_change(conn)?,
+            ))
+        })
+        .await?;
+    let facts = PackageFacts {
+        code: &plan_row.code,
+        title: &plan_row.name,
+        publisher: plan_row.publisher.as_deref(),
+        licence: plan_row.licence.as_deref(),
+        licence_url: plan_row.licence_url.as_deref(),
+        source_url: plan_row.source_url.as_deref(),
+        data_version,
+    };
+    let package = serde_json::to_vec_pretty(&descriptor(&facts, &written))?;
+    let entry = async_zip::ZipEntryBuilder::new("datapackage.json".into(), async_zip::Compression::Deflate);
+    archive.write_entry_whole(entry, &package).await?;
     let entry = async_zip::ZipEntryBuilder::new("README.md".into(), async_zip::Compression::Deflate);
-    archive.write_entry_whole(entry, readme.as_bytes()).await?;
+    archive
+        .write_entry_whole(entry, readme(&plan_row.code).as_bytes())
+        .await?;
     let mut sink = archive.close().await?;
     tokio::io::AsyncWriteExt::shutdown(sink.get_mut()).await?;
     Ok(())
 }
 
-fn first_line(csv: &[u8]) -> String {
-    String::from_utf8_lossy(csv.split(|byte| *byte == b'\r').next().unwrap_or_default()).to_string()
+/// The zip's README: what each file holds and its columns.
+fn readme(code: &str) -> String {
+    let mut readme = format!(
+        "# {code}\n\nOne CSV file per table: UTF-8, CRLF line ends, RFC 4180 quoting, one header row of the API's \
+         JSON field names (nested values as `baseline_value`, lists joined by `;`), Gregorian years. \
+         `datapackage.json` describes every file as a Frictionless Data Package (v2): column types, required \
+         and unique columns, primary and foreign keys, sizes and SHA-256 hashes; \
+         `frictionless validate datapackage.json` checks a download.\n\n"
+    );
+    for table in TABLES {
+        readme.push_str(&format!(
+            "## {}\n\n{}.\n\nColumns: {}\n\n",
+            table.file(),
+            table.description,
+            table.columns().join(", ")
+        ));
+    }
+    readme
 }
 
 /// The bytes of a zip archive, as the document states a binary body.
@@ -571,15 +574,14 @@ impl utoipa::ToSchema for ZipArchive {}
 #[get("/plans/{id}/export.zip")]
 pub async fn export_zip(db: web::Data<Database>, plan: web::Path<i64>) -> Result<HttpResponse, ApiError> {
     let plan_id = plan.into_inner();
-    let code = db
+    let name = db
         .run(move |conn| Ok(PlanRecord::load(conn, plan_id)?.plan.code.clone()))
         .await?;
     let (sink, source) = tokio::io::duplex(64 * 1024);
     let db = db.into_inner();
-    let name = code.clone();
     actix_web::rt::spawn(async move {
         // Once the response has started, a failure can only cut the archive short (it will not open).
-        if let Err(error) = write_zip(db, plan_id, code, sink).await {
+        if let Err(error) = write_zip(db, plan_id, sink).await {
             log::error!("export.zip of plan {plan_id} stopped: {error}");
         }
     });
@@ -590,4 +592,36 @@ pub async fn export_zip(db: web::Data<Database>, plan: web::Path<i64>) -> Result
             format!("attachment; filename=\"{name}.zip\""),
         ))
         .streaming(tokio_util::io::ReaderStream::new(source)))
+}
+
+/// The table of a schema's path.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TablePath {
+    /// The table, as the zip names its file without `.csv`: plan, departments, divisions, goals,
+    /// measures, initiatives, kpis, kpi_results, projects, project_appearances, source_corrections,
+    /// kpi_target_revisions, evaluations, evaluation_items.
+    #[param(example = "kpis", pattern = "^[a-z_]{1,40}$")]
+    pub table: String,
+}
+
+/// The Frictionless Table Schema of one file of `export.zip`: its columns with their types,
+/// required and unique columns, primary and foreign keys (its `datapackage.json` holds the same).
+#[utoipa::path(
+    operation_id = "getTableSchema",
+    tag = "plans",
+    params(TablePath),
+    responses(
+        (status = 200, description = "The Table Schema", content_type = "application/json", body = Object),
+        ItemErrors,
+    )
+)]
+#[get("/schemas/{table}.json")]
+pub async fn table_schema(request: HttpRequest, path: web::Path<TablePath>) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(request.query_string())?.finish()?;
+    let name = path.into_inner().table;
+    let table = crate::data_package::table(&name).ok_or_else(|| ApiError::not_found("table schema", &name))?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(json(&table.schema())?))
 }

@@ -47,6 +47,7 @@ pub fn configure(config: &mut ServiceConfig) {
             .service(plans::delete)
             .service(export::export_json)
             .service(export::export_zip)
+            .service(export::table_schema)
             .service(reports::report_xlsx)
             .service(reports::evaluation_report_xlsx)
             .service(evaluations::create)

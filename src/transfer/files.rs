@@ -40,10 +40,9 @@ pub fn export(
             serde_json::to_writer(&mut *out, &document)?;
         }
         FileFormat::Zip => {
-            let code = code.to_string();
             let bytes = actix_web::rt::System::new().block_on(async move {
                 let (sink, mut source) = tokio::io::duplex(64 * 1024);
-                let writer = actix_web::rt::spawn(export::write_zip(std::sync::Arc::new(database), id, code, sink));
+                let writer = actix_web::rt::spawn(export::write_zip(std::sync::Arc::new(database), id, sink));
                 let mut bytes = Vec::new();
                 tokio::io::AsyncReadExt::read_to_end(&mut source, &mut bytes).await?;
                 writer

@@ -71,6 +71,9 @@ on_both_backends! {
                 readme = text;
                 continue;
             }
+            if name == "datapackage.json" {
+                continue;
+            }
             let mut reader = csv::Reader::from_reader(text.as_bytes());
             let headers = reader.headers().unwrap().clone();
             let records: Vec<csv::StringRecord> = reader.records().map(|row| row.expect("a well-formed row")).collect();
@@ -87,6 +90,100 @@ on_both_backends! {
         let (_, kpi_columns) = &rows["kpis.csv"];
         assert!(kpi_columns.iter().any(|column| column == "baseline_value_text"));
         assert!(readme.contains("baseline_value_text"));
+        // Tables without rows keep their header row.
+        let (count, result_columns) = &rows["kpi_results.csv"];
+        assert_eq!(*count, 0);
+        assert_eq!(result_columns.get(0), Some("kpi_id"));
         assert_problem(app.get("/api/v1/plans/999999/export.zip").await, 404).await;
+    }
+}
+
+/// The columns of a JSON record as the CSVs name them: `baseline_value`, `divisions_name`.
+fn flat_columns(prefix: &str, value: &Value, columns: &mut Vec<String>) {
+    let name = |key: &str| {
+        if prefix.is_empty() {
+            key.to_string()
+        } else {
+            format!("{prefix}_{key}")
+        }
+    };
+    match value {
+        Value::Object(fields) => {
+            for (key, value) in fields {
+                flat_columns(&name(key), value, columns);
+            }
+        }
+        Value::Array(items) if items.iter().any(Value::is_object) => {
+            for item in items {
+                flat_columns(prefix, item, columns);
+            }
+        }
+        Value::Null => {}
+        _ => columns.push(prefix.to_string()),
+    }
+}
+
+on_both_backends! {
+    /// Every CSV of the zip has exactly the columns its `datapackage.json` schema (and
+    /// `/api/v1/schemas/{table}.json`) gives, whatever its first rows hold, and those columns hold
+    /// every field of the records the API serves: with results, a revised target and an evaluation,
+    /// nothing of a KPI, a result, an evaluation item, a project or the plan is left out.
+    async fn the_zip_columns_are_its_schemas_and_hold_every_field(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let admin = token(&["admin"], None);
+        let plan_id = app.json("/api/v1/plans").await["items"][0]["id"].as_i64().unwrap();
+        let kpi = app.json("/api/v1/kpis?limit=1&sort=id").await["items"][0].clone();
+        let kpi_path = format!("/api/v1/kpis/{}", kpi["id"]);
+        let year = kpi["baseline"]["year"].as_i64().unwrap() + 1;
+        let result = json!({"value": "25", "note": "速報値", "source": "市調べ", "analysis": "順調", "next_steps": "継続"});
+        let response = app.send(Method::PUT, &format!("{kpi_path}/results/{year}"), Some(&admin), None, Some(&result)).await;
+        assert_eq!(response.status(), 201);
+        let revision = json!({"value": "35", "year": kpi["target"]["year"], "reason": "上方修正"});
+        app.revise_target(&kpi_path, &admin, revision).await;
+        let evaluation = json!({"fiscal_year": year, "title": "効果検証"});
+        let response = app.send(Method::POST, &format!("/api/v1/plans/{plan_id}/evaluations"), Some(&admin), None, Some(&evaluation)).await;
+        assert_eq!(response.status(), 201);
+        let evaluation_id = response.json::<Value>().await.unwrap()["id"].as_i64().unwrap();
+
+        let bytes = app.get(&format!("/api/v1/plans/{plan_id}/export.zip")).await.bytes().await.unwrap();
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes.to_vec())).expect("a zip");
+        let mut package = String::new();
+        archive.by_name("datapackage.json").unwrap().read_to_string(&mut package).unwrap();
+        let package: Value = serde_json::from_str(&package).unwrap();
+        let mut headers = std::collections::HashMap::new();
+        for resource in package["resources"].as_array().unwrap() {
+            let name = resource["name"].as_str().unwrap();
+            let mut text = String::new();
+            archive.by_name(resource["path"].as_str().unwrap()).unwrap().read_to_string(&mut text).unwrap();
+            assert_eq!(resource["bytes"], text.len(), "{name}: bytes");
+            let header: Vec<String> = csv::Reader::from_reader(text.as_bytes()).headers().unwrap().iter().map(str::to_string).collect();
+            let fields: Vec<String> = resource["schema"]["fields"].as_array().unwrap().iter().map(|field| field["name"].as_str().unwrap().to_string()).collect();
+            assert_eq!(header, fields, "{name}: the CSV's columns are its schema's");
+            assert_eq!(app.json(&format!("/api/v1/schemas/{name}.json")).await, resource["schema"], "{name}");
+            headers.insert(name.to_string(), fields);
+        }
+        assert_eq!(headers.len(), 14);
+        let must_hold = |table: &str, record: &Value, skipped: &[&str]| {
+            let mut columns = Vec::new();
+            flat_columns("", record, &mut columns);
+            let missing: Vec<&String> = columns
+                .iter()
+                .filter(|column| !skipped.iter().any(|skip| column.starts_with(skip)) && !headers[table].contains(column))
+                .collect();
+            assert!(missing.is_empty(), "{table}.csv lacks {missing:?} of {record}");
+        };
+        let revised = app.json(&kpi_path).await;
+        assert!(revised["original_target_progress"].is_object(), "{revised}");
+        // Revisions have their own file; the latest_* of the original target's progress are the progress's.
+        must_hold("kpis", &revised, &["target_revisions", "original_target_progress_latest"]);
+        must_hold("kpi_results", &app.json(&format!("{kpi_path}/results/{year}")).await, &[]);
+        let evaluation = app.json(&format!("/api/v1/plans/{plan_id}/evaluations/{evaluation_id}")).await;
+        for item in evaluation["items"].as_array().unwrap() {
+            must_hold("evaluation_items", item, &[]);
+        }
+        must_hold("evaluations", &evaluation, &["counts", "mean_achievement", "items"]);
+        must_hold("projects", &app.json("/api/v1/projects?limit=1").await["items"][0], &[]);
+        must_hold("plan", &app.json(&format!("/api/v1/plans/{plan_id}")).await, &[]);
+        assert_problem(app.get("/api/v1/schemas/nothing.json").await, 404).await;
     }
 }
