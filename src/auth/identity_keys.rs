@@ -125,11 +125,7 @@ impl IdentityKeys {
         if let KeySource::File(path) = &self.shared.source {
             self.shared.reload_if_changed(path);
         }
-        let current = self
-            .shared
-            .current
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.shared.read_current();
         match current.as_ref() {
             None => Err(ApiError::KeysUnavailable(format!(
                 "the identity provider's signing keys have not been loaded yet from {}",
@@ -168,11 +164,7 @@ impl IdentityKeys {
     }
 
     pub fn status(&self) -> KeyStatus {
-        let current = self
-            .shared
-            .current
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.shared.read_current();
         match current.as_ref() {
             None => KeyStatus {
                 usable: false,
@@ -189,6 +181,15 @@ impl IdentityKeys {
 }
 
 impl Shared {
+    // A panic elsewhere while a lock was held leaves the keys as they were: still usable.
+    fn read_current(&self) -> std::sync::RwLockReadGuard<'_, Option<Loaded>> {
+        self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn write_current(&self) -> std::sync::RwLockWriteGuard<'_, Option<Loaded>> {
+        self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn lock_control(&self) -> std::sync::MutexGuard<'_, Control> {
         self.control.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -199,7 +200,7 @@ impl Shared {
 
     /// Puts a new set in place and logs what changed.
     fn install(&self, keys: KeySet, skipped: Vec<String>, ttl: Duration, stamp: Option<(SystemTime, u64)>) {
-        let mut current = self.current.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut current = self.write_current();
         let before = current.as_ref().map(|loaded| loaded.keys.kids()).unwrap_or_default();
         let after = keys.kids();
         let added: Vec<&String> = after.difference(&before).collect();
@@ -243,7 +244,7 @@ impl Shared {
             return;
         };
         let known = {
-            let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+            let current = self.read_current();
             current.as_ref().and_then(|loaded| loaded.stamp)
         };
         if known == Some(stamp) {
@@ -252,12 +253,7 @@ impl Shared {
         if let Err(error) = self.load_file(path, stamp) {
             log::warn!("{error}; the keys read before keep serving");
             // Not read again until the file changes once more.
-            if let Some(loaded) = self
-                .current
-                .write()
-                .unwrap_or_else(|poisoned| poisoned.into_inner())
-                .as_mut()
-            {
+            if let Some(loaded) = self.write_current().as_mut() {
                 loaded.stamp = Some(stamp);
             }
         }
@@ -265,7 +261,7 @@ impl Shared {
 
     /// When the next fetch is due without a request asking for one.
     fn next_due(&self, control: &Control) -> Instant {
-        let current = self.current.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let current = self.read_current();
         let backoff = || {
             let delay = Duration::from_secs(1u64 << control.failures.min(6)).min(MAX_BACKOFF);
             control.last_attempt.map_or_else(Instant::now, |at| at + delay)
@@ -287,9 +283,7 @@ impl Shared {
             }
             Err(error) => {
                 let serving = self
-                    .current
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .read_current()
                     .as_ref()
                     .map(|loaded| loaded.loaded_at.elapsed().as_secs());
                 match serving {
