@@ -222,7 +222,7 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
         }
         Command::Serve => {
             Authenticator::offline(&config)?;
-            let database = open(&config);
+            let database = Database::new(&config.database_url, config.pool_size, config.pool_timeout());
             let started = std::time::Instant::now();
             database.run_blocking(|conn| {
                 db::migrate(conn)?;
@@ -346,6 +346,7 @@ fn describe(problem: &strategy_api::error::ApiError) -> String {
     }
 }
 
+/// The database of a command that runs and exits.
 fn open(config: &Config) -> Database {
-    Database::new(&config.database_url, config.pool_size, config.pool_timeout())
+    Database::for_command(&config.database_url, config.pool_timeout())
 }

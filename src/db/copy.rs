@@ -48,6 +48,11 @@ const TABLES: &[Table] = &[
             ("version", Integer),
             ("created_at", Time),
             ("updated_at", Time),
+            ("description", Txt),
+            ("keywords", Txt),
+            ("contact_name", Txt),
+            ("contact_email", Txt),
+            ("contact_url", Txt),
         ],
         "id",
     ),
@@ -479,7 +484,7 @@ pub fn copy(from: &str, to: &str, force: bool, timeout: std::time::Duration) -> 
             return Err(ApiError::bad_request("--from", format!("{path} is not a SQLite file")));
         }
     }
-    let (from, to) = (Database::new(from, 2, timeout), Database::new(to, 2, timeout));
+    let (from, to) = (Database::for_command(from, timeout), Database::for_command(to, timeout));
     // The source is only read: a database of another version is refused, never migrated here.
     if !from.run_blocking(super::is_migrated)? {
         return Err(ApiError::bad_request(

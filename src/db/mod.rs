@@ -174,10 +174,21 @@ impl Database {
     /// Builds the pool without connecting: the service starts even while the database is away,
     /// and `/readyz` says so.
     pub fn new(url: &str, size: u32, timeout: Duration) -> Self {
+        Self::with_pool(url, size, 1, timeout)
+    }
+
+    /// For a command that runs and exits: no connection is opened in the background, since a
+    /// process exiting while the pool's thread is still connecting (OpenSSL inside libpq) can
+    /// crash on the way out (seen as a SIGSEGV of `token issue` on Postgres).
+    pub fn for_command(url: &str, timeout: Duration) -> Self {
+        Self::with_pool(url, 2, 0, timeout)
+    }
+
+    fn with_pool(url: &str, size: u32, min_idle: u32, timeout: Duration) -> Self {
         let backend = Backend::from_url(url);
         let pool = r2d2::Pool::builder()
             .max_size(size)
-            .min_idle(Some(1))
+            .min_idle(Some(min_idle))
             .connection_timeout(timeout)
             .test_on_check_out(false)
             .build_unchecked(Manager {
