@@ -39,6 +39,17 @@ pub struct Plan {
     pub licence: Option<String>,
     #[serde(default)]
     pub licence_url: Option<String>,
+    /// For data catalogues: what the data set holds, its keywords and whom to ask.
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub keywords: Vec<String>,
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    #[serde(default)]
+    pub contact_email: Option<String>,
+    #[serde(default)]
+    pub contact_url: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

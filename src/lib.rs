@@ -3,12 +3,14 @@
 pub mod api;
 pub mod auth;
 pub mod cache;
+pub mod catalog;
 pub mod config;
 pub mod data_package;
 pub mod dataset;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod linked_data;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;

@@ -49,7 +49,9 @@ pub async fn conditional_get(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD)
-        && (request.path().starts_with(API_BASE) || crate::pages::serves(request.path()));
+        && (request.path().starts_with(API_BASE)
+            || crate::pages::serves(request.path())
+            || crate::api::catalog::SERIALISATIONS.contains(&request.path()));
     if !is_read {
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     }

@@ -37,6 +37,7 @@ Every write is audited; `GET /api/v1/changes` lists what changed after a cursor.
         (name = "evaluations", description = "Yearly evaluations frozen by the city's evaluation committee"),
         (name = "results", description = "Yearly KPI results (実績値)"),
         (name = "changes", description = "The change feed and the audit record"),
+        (name = "catalog", description = "The DCAT catalogue (DCAT-AP 3.0.1) that data portals harvest"),
         (name = "health", description = "Liveness and readiness"),
     ),
     servers((url = "/", description = "This service, wherever it is deployed")),
@@ -101,7 +102,39 @@ pub fn document() -> serde_json::Value {
     with_collection_items_by_reference(&mut document);
     with_merge_patch_bodies(&mut document);
     with_links(&mut document);
+    with_linked_data(&mut document);
     document
+}
+
+/// Records and their collections also answer JSON-LD (`Accept: application/ld+json`): the same
+/// fields with `@context`, `@id` and `@type`; a record names its IRI in `Link: rel="canonical"`.
+fn with_linked_data(document: &mut serde_json::Value) {
+    use serde_json::json;
+    for (collection, class, _) in crate::linked_data::CLASSES {
+        let list = format!("{}/{collection}", crate::api::API_BASE);
+        for (path, is_item) in [(list.clone(), false), (format!("{list}/{{id}}"), true)] {
+            let Some(ok) = document.pointer_mut(&format!(
+                "/paths/{}/get/responses/200",
+                path.replace('~', "~0").replace('/', "~1")
+            )) else {
+                continue;
+            };
+            let schema = ok["content"]["application/json"]["schema"].clone();
+            ok["content"][crate::linked_data::MEDIA_TYPE] = json!({
+                "schema": schema,
+                "x-json-ld": {
+                    "@context": format!("{}{}", crate::api::API_BASE, crate::linked_data::CONTEXT_PATH),
+                    "@type": class,
+                },
+            });
+            if is_item {
+                ok["headers"]["Link"] = json!({
+                    "description": "The record's IRI: `<https://…/api/v1/…/{id}>; rel=\"canonical\"`",
+                    "schema": {"type": "string"},
+                });
+            }
+        }
+    }
 }
 
 /// A component of the document as a standalone JSON Schema (2020-12, as OpenAPI 3.1's schemas

@@ -55,7 +55,7 @@ impl Application {
         ));
         let cors_config = config.clone();
         let request_limits = web::Data::new(RequestLimits::from_config(config));
-        let public_base_url = web::Data::new(pages::PublicBaseUrl(config.public_base_url.clone()));
+        let public_base_url = web::Data::new(crate::api::PublicBaseUrl(config.public_base_url.clone()));
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(middleware::head_as_get))

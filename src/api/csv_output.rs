@@ -76,6 +76,12 @@ impl CsvWriter {
         }
     }
 
+    /// Starts the file with a byte-order mark (for Excel).
+    pub fn with_bom(mut self, bom: bool) -> Self {
+        self.bom = bom;
+        self
+    }
+
     /// The bytes for a batch of records: the BOM and header row before the first batch.
     pub fn batch(&mut self, records: &[Value]) -> Result<Vec<u8>, csv::Error> {
         let flattened: Vec<Vec<(String, String)>> = records.iter().map(flatten).collect();

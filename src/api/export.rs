@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use futures_util::StreamExt;
 
 use super::csv_output::CsvWriter;
-use super::departments::Department;
+use super::departments::{Department, Division};
 use super::goals::{Goal, Initiative, InitiativeProject, Measure};
 use super::kpis::Kpi;
 use super::plans::{PlanDetail, PlanRecord};
@@ -20,7 +20,7 @@ use super::query::QueryParams;
 use super::records::Record;
 use super::results::{view as result_view, KpiResult};
 use crate::data_package::{descriptor, PackageFacts, Table, Written, TABLES};
-use crate::db::departments as department_store;
+use crate::db::departments::{self as department_store, DivisionFilter};
 use crate::db::goals::{self as goal_store, CommonFilter};
 use crate::db::kpis::{self as kpi_store, KpiFilter};
 use crate::db::projects::{self as project_store, ProjectFilter};
@@ -366,23 +366,21 @@ fn goal_rows(goal: &GoalExport, part: GoalPart) -> Result<Vec<serde_json::Value>
     Ok(rows)
 }
 
-fn department_rows(conn: &mut DbConnection, plan: i64, divisions: bool) -> Result<Vec<serde_json::Value>, ApiError> {
-    let departments = departments(conn, plan)?;
-    if !divisions {
-        return departments.iter().map(value).collect();
-    }
-    Ok(departments
-        .iter()
-        .flat_map(|department| {
-            department.divisions.iter().map(move |division| {
-                serde_json::json!({
-                    "id": division.id, "code": division.code, "name": division.name,
-                    "department_id": department.id, "department_code": department.code,
-                    "department_name": department.name,
-                })
-            })
-        })
-        .collect())
+fn department_rows(conn: &mut DbConnection, plan: i64) -> Result<Vec<serde_json::Value>, ApiError> {
+    departments(conn, plan)?.iter().map(value).collect()
+}
+
+/// The plan's divisions as `/api/v1/divisions` lists them, so that both CSVs share one schema.
+fn division_rows(conn: &mut DbConnection, plan: i64) -> Result<Vec<serde_json::Value>, ApiError> {
+    let filter = DivisionFilter {
+        common: of_plan(plan),
+        ..Default::default()
+    };
+    department_store::list_divisions(conn, &filter, everything())?
+        .items
+        .into_iter()
+        .map(|row| value(&Division::from(row)))
+        .collect()
 }
 
 /// The rows of one page of the plan's projects, or `None` past the last.
@@ -451,8 +449,8 @@ fn batch(
             }
             Some(rows)
         }
-        Rows::Departments => Some(department_rows(conn, plan, false)?),
-        Rows::Divisions => Some(department_rows(conn, plan, true)?),
+        Rows::Departments => Some(department_rows(conn, plan)?),
+        Rows::Divisions => Some(division_rows(conn, plan)?),
         Rows::OfGoals(part) => match goal_ids(conn, plan)?.get(index) {
             Some(goal) => Some(goal_rows(&goal_export(conn, *goal, ResultView::default())?, part)?),
             None => None,

@@ -1,5 +1,6 @@
 //! HTTP: request parsing, response views and handlers, one file per resource.
 
+pub mod catalog;
 pub mod changes;
 mod csv_output;
 pub mod departments;
@@ -9,6 +10,7 @@ pub mod goals;
 pub mod health;
 pub mod imports;
 pub mod kpis;
+pub mod linked_data;
 pub mod plans;
 pub mod progress;
 pub mod projects;
@@ -36,75 +38,82 @@ pub const API_BASE: &str = "/api/v1";
 
 /// Registers every handler; utoipa-actix-web collects their OpenAPI paths as it goes.
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(health::healthz).service(health::readyz).service(
-        utoipa_actix_web::scope(API_BASE)
-            .service(plans::list)
-            .service(plans::create)
-            .service(imports::import_plan)
-            .service(imports::plan_schema)
-            .service(plans::get)
-            .service(plans::update)
-            .service(plans::delete)
-            .service(export::export_json)
-            .service(export::export_zip)
-            .service(export::table_schema)
-            .service(reports::report_xlsx)
-            .service(reports::evaluation_report_xlsx)
-            .service(evaluations::create)
-            .service(evaluations::list)
-            .service(evaluations::get)
-            .service(goals::list_goals)
-            .service(goals::create_goal)
-            .service(goals::get_goal)
-            .service(goals::update_goal)
-            .service(goals::delete_goal)
-            .service(goals::list_measures)
-            .service(goals::create_measure)
-            .service(goals::get_measure)
-            .service(goals::update_measure)
-            .service(goals::delete_measure)
-            .service(goals::list_initiatives)
-            .service(goals::create_initiative)
-            .service(goals::get_initiative)
-            .service(goals::update_initiative)
-            .service(goals::delete_initiative)
-            .service(kpis::list)
-            .service(kpis::create)
-            .service(kpis::get)
-            .service(kpis::update)
-            .service(kpis::delete)
-            .service(target_revisions::revise)
-            .service(results::list)
-            .service(results::get)
-            .service(results::put)
-            .service(results::remove)
-            .service(results::chart_svg)
-            .service(result_sheets::template_xlsx)
-            .service(result_sheets::template_csv)
-            .service(result_sheets::import)
-            .service(projects::list)
-            .service(projects::create)
-            .service(projects::get)
-            .service(projects::update)
-            .service(projects::delete)
-            .service(departments::list_departments)
-            .service(departments::create_department)
-            .service(departments::get_department)
-            .service(departments::update_department)
-            .service(departments::delete_department)
-            .service(departments::list_divisions)
-            .service(departments::create_division)
-            .service(departments::get_division)
-            .service(departments::update_division)
-            .service(departments::delete_division)
-            .service(progress::plan)
-            .service(progress::goal)
-            .service(progress::measure)
-            .service(progress::initiative)
-            .service(progress::department)
-            .service(changes::changes)
-            .service(changes::audit),
-    );
+    config
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(catalog::negotiate)
+        .service(catalog::turtle)
+        .service(catalog::json_ld)
+        .service(
+            utoipa_actix_web::scope(API_BASE)
+                .service(plans::list)
+                .service(plans::create)
+                .service(imports::import_plan)
+                .service(imports::plan_schema)
+                .service(plans::get)
+                .service(plans::update)
+                .service(plans::delete)
+                .service(export::export_json)
+                .service(export::export_zip)
+                .service(export::table_schema)
+                .service(linked_data::context)
+                .service(reports::report_xlsx)
+                .service(reports::evaluation_report_xlsx)
+                .service(evaluations::create)
+                .service(evaluations::list)
+                .service(evaluations::get)
+                .service(goals::list_goals)
+                .service(goals::create_goal)
+                .service(goals::get_goal)
+                .service(goals::update_goal)
+                .service(goals::delete_goal)
+                .service(goals::list_measures)
+                .service(goals::create_measure)
+                .service(goals::get_measure)
+                .service(goals::update_measure)
+                .service(goals::delete_measure)
+                .service(goals::list_initiatives)
+                .service(goals::create_initiative)
+                .service(goals::get_initiative)
+                .service(goals::update_initiative)
+                .service(goals::delete_initiative)
+                .service(kpis::list)
+                .service(kpis::create)
+                .service(kpis::get)
+                .service(kpis::update)
+                .service(kpis::delete)
+                .service(target_revisions::revise)
+                .service(results::list)
+                .service(results::get)
+                .service(results::put)
+                .service(results::remove)
+                .service(results::chart_svg)
+                .service(result_sheets::template_xlsx)
+                .service(result_sheets::template_csv)
+                .service(result_sheets::import)
+                .service(projects::list)
+                .service(projects::create)
+                .service(projects::get)
+                .service(projects::update)
+                .service(projects::delete)
+                .service(departments::list_departments)
+                .service(departments::create_department)
+                .service(departments::get_department)
+                .service(departments::update_department)
+                .service(departments::delete_department)
+                .service(departments::list_divisions)
+                .service(departments::create_division)
+                .service(departments::get_division)
+                .service(departments::update_division)
+                .service(departments::delete_division)
+                .service(progress::plan)
+                .service(progress::goal)
+                .service(progress::measure)
+                .service(progress::initiative)
+                .service(progress::department)
+                .service(changes::changes)
+                .service(changes::audit),
+        );
 }
 
 /// One page of a collection.
@@ -124,7 +133,7 @@ pub struct Collection<T: ToSchema> {
 }
 
 /// Answers a page of a collection, with an RFC 8288 `Link` header to the next and previous pages.
-pub fn collection<R, T>(request: &HttpRequest, listing: Listing<R>) -> HttpResponse
+pub fn collection<R, T>(request: &HttpRequest, listing: Listing<R>) -> Result<HttpResponse, ApiError>
 where
     T: From<R> + ToSchema + Serialize,
 {
@@ -140,7 +149,19 @@ where
     if !links.is_empty() {
         response.insert_header((header::LINK, links));
     }
-    response.json(body)
+    if !crate::linked_data::wanted(request) {
+        return Ok(response.json(body));
+    }
+    let address = match request.query_string() {
+        "" => request.path().to_string(),
+        query => format!("{}?{query}", request.path()),
+    };
+    let collection = request.path().rsplit('/').next().unwrap_or_default();
+    let page = serde_json::to_value(&body).map_err(|error| ApiError::Internal(error.to_string()))?;
+    let document = crate::linked_data::collection(page, &base_url(request), &address, collection);
+    Ok(response
+        .content_type(crate::linked_data::MEDIA_TYPE)
+        .body(document.to_string()))
 }
 
 /// Rows per database round trip when a whole collection streams as CSV.
@@ -162,7 +183,7 @@ where
 {
     if !output.csv {
         let listing = db.run(move |conn| load(conn, page)).await?;
-        return Ok(collection::<R, T>(request, listing));
+        return collection::<R, T>(request, listing);
     }
     let filename = request.path().rsplit('/').next().unwrap_or("collection").to_string();
     let mut response = HttpResponse::Ok();
@@ -170,6 +191,12 @@ where
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{filename}.csv\""),
     ));
+    // A collection that is also a file of export.zip has that file's Table Schema, which
+    // `/api/v1/schemas/{name}.json` serves and the catalogue names: the same columns, always.
+    let writer = move || match crate::data_package::table(&filename) {
+        Some(table) => CsvWriter::with_columns(table.columns()).with_bom(output.bom),
+        None => CsvWriter::new(output.bom),
+    };
     if !output.all {
         let listing = db.run(move |conn| load(conn, page)).await?;
         let links = page_links(request, listing.total, listing.limit, listing.offset);
@@ -177,7 +204,7 @@ where
             response.insert_header((header::LINK, links));
         }
         let records = json_records::<R, T>(listing.items)?;
-        let body = CsvWriter::new(output.bom)
+        let body = writer()
             .batch(&records)
             .map_err(|error| ApiError::Internal(error.to_string()))?;
         return Ok(response.body(body));
@@ -185,32 +212,29 @@ where
     let load = std::sync::Arc::new(load);
     let db = db.clone();
     let sort = page.sort;
-    let batches = futures_util::stream::unfold(
-        (Some(0_i64), CsvWriter::new(output.bom)),
-        move |(offset, mut writer)| {
-            let (db, load, sort) = (db.clone(), load.clone(), sort.clone());
-            async move {
-                let offset = offset?;
-                let batch = Page {
-                    limit: STREAM_BATCH,
-                    offset,
-                    sort,
-                };
-                let rows = db.run(move |conn| load(conn, batch)).await.and_then(|listing| {
-                    let next = (offset + STREAM_BATCH < listing.total).then_some(offset + STREAM_BATCH);
-                    let records = json_records::<R, T>(listing.items)?;
-                    let bytes = writer
-                        .batch(&records)
-                        .map_err(|error| ApiError::Internal(error.to_string()))?;
-                    Ok((bytes, next))
-                });
-                Some(match rows {
-                    Ok((bytes, next)) => (Ok(web::Bytes::from(bytes)), (next, writer)),
-                    Err(error) => (Err(actix_web::Error::from(error)), (None, writer)),
-                })
-            }
-        },
-    );
+    let batches = futures_util::stream::unfold((Some(0_i64), writer()), move |(offset, mut writer)| {
+        let (db, load, sort) = (db.clone(), load.clone(), sort.clone());
+        async move {
+            let offset = offset?;
+            let batch = Page {
+                limit: STREAM_BATCH,
+                offset,
+                sort,
+            };
+            let rows = db.run(move |conn| load(conn, batch)).await.and_then(|listing| {
+                let next = (offset + STREAM_BATCH < listing.total).then_some(offset + STREAM_BATCH);
+                let records = json_records::<R, T>(listing.items)?;
+                let bytes = writer
+                    .batch(&records)
+                    .map_err(|error| ApiError::Internal(error.to_string()))?;
+                Ok((bytes, next))
+            });
+            Some(match rows {
+                Ok((bytes, next)) => (Ok(web::Bytes::from(bytes)), (next, writer)),
+                Err(error) => (Err(actix_web::Error::from(error)), (None, writer)),
+            })
+        }
+    });
     Ok(response.streaming(batches))
 }
 
@@ -249,3 +273,29 @@ fn page_link(request: &HttpRequest, offset: i64, rel: &str) -> String {
 pub fn utc(timestamp: NaiveDateTime) -> DateTime<Utc> {
     DateTime::from_naive_utc_and_offset(timestamp, Utc)
 }
+
+/// Where the service is reached from, for the absolute addresses of the structured data: the
+/// configured public address, else the request's `Host` (part of the response cache's key).
+pub fn base_url(request: &HttpRequest) -> String {
+    if let Some(base) = request
+        .app_data::<web::Data<PublicBaseUrl>>()
+        .and_then(|base| base.0.clone())
+    {
+        return base;
+    }
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .filter(|host| {
+            !host.is_empty()
+                && host
+                    .bytes()
+                    .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
+        })
+        .unwrap_or("localhost");
+    format!("http://{host}")
+}
+
+/// `PUBLIC_BASE_URL`, if configured.
+pub struct PublicBaseUrl(pub Option<String>);

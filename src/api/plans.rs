@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::records::{record_endpoints, Record};
 use super::{list_response, utc, Collection, OutputParams, PageParams, QueryParams};
 use crate::auth::Scope;
-use crate::db::plans::{self, CorrectionRow, PlanFilter, PlanForm, PlanRow};
+use crate::db::plans::{self, CorrectionRow, Keyword, PlanFilter, PlanForm, PlanRow};
 use crate::db::{results, Database, DbConnection};
 use crate::domain::progress::GradeStep;
 use crate::error::{ApiError, ListErrors};
@@ -55,6 +55,15 @@ pub struct Plan {
     /// The licence of the data (null until the city states it).
     pub licence: Option<String>,
     pub licence_url: Option<String>,
+    /// What the data set holds, for data catalogues (null: described from the title and period).
+    pub description: Option<String>,
+    /// Keywords for data catalogues.
+    #[schema(example = json!(["地方創生", "総合戦略", "KPI"]))]
+    pub keywords: Vec<String>,
+    /// Whom to ask about the data (null until the city states it).
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_url: Option<String>,
     /// Bumped by every write of the record.
     #[schema(example = 1)]
     pub version: i64,
@@ -88,6 +97,7 @@ pub struct SourceCorrection {
 
 impl From<PlanRow> for Plan {
     fn from(row: PlanRow) -> Self {
+        let keywords = row.keywords();
         Plan {
             id: row.id,
             code: row.code,
@@ -105,6 +115,11 @@ impl From<PlanRow> for Plan {
             published_on: row.published_on,
             licence: row.licence,
             licence_url: row.licence_url,
+            keywords,
+            description: row.description,
+            contact_name: row.contact_name,
+            contact_email: row.contact_email,
+            contact_url: row.contact_url,
             version: row.version,
             updated_at: utc(row.updated_at),
         }
@@ -196,6 +211,11 @@ impl Record for PlanRecord {
             published_on: plan.published_on.clone(),
             licence: plan.licence.clone(),
             licence_url: plan.licence_url.clone(),
+            description: plan.description.clone(),
+            keywords: plan.keywords.iter().cloned().map(Keyword).collect(),
+            contact_name: plan.contact_name.clone(),
+            contact_email: plan.contact_email.clone(),
+            contact_url: plan.contact_url.clone(),
         }
     }
 

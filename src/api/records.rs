@@ -14,6 +14,7 @@ use crate::auth::{Authenticator, Principal, Scope};
 use crate::db::write::{self, AuditEntry, Operation};
 use crate::db::{self, Database, DbConnection};
 use crate::error::{ApiError, FieldError};
+use crate::linked_data;
 
 /// A resource that can be read by id and written.
 pub trait Record: 'static {
@@ -64,12 +65,27 @@ pub fn matches(condition: &str, etag: &str) -> bool {
 }
 
 /// `GET /{id}`: the record with its ETag (the conditional-GET middleware answers 304 for it).
-pub async fn get_one<R: Record>(db: &Database, id: i64) -> Result<HttpResponse, ApiError> {
+pub async fn get_one<R: Record>(db: &Database, request: &HttpRequest, id: i64) -> Result<HttpResponse, ApiError> {
     let view = db.run(move |conn| R::load(conn, id)).await?;
-    let body = to_json(&view)?;
+    let base = super::base_url(request);
+    let collection = R::PATH.trim_start_matches(super::API_BASE).trim_start_matches('/');
+    let (body, media_type) = match linked_data::class_of(collection).filter(|_| linked_data::wanted(request)) {
+        Some(class) => {
+            let value = serde_json::to_value(&view).map_err(|error| ApiError::Internal(error.to_string()))?;
+            (
+                to_json(&linked_data::record(value, &base, collection, class))?,
+                linked_data::MEDIA_TYPE,
+            )
+        }
+        None => (to_json(&view)?, "application/json"),
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag_of(&body)))
-        .content_type("application/json")
+        .insert_header((
+            header::LINK,
+            format!("<{}>; rel=\"canonical\"", linked_data::iri(&base, collection, id)),
+        ))
+        .content_type(media_type)
         .body(body))
 }
 
@@ -583,9 +599,10 @@ macro_rules! record_endpoints {
         #[get($item)]
         pub async fn $get(
             db: actix_web::web::Data<$crate::db::Database>,
+            request: actix_web::HttpRequest,
             id: actix_web::web::Path<i64>,
         ) -> Result<actix_web::HttpResponse, $crate::error::ApiError> {
-            $crate::api::records::get_one::<$record>(&db, id.into_inner()).await
+            $crate::api::records::get_one::<$record>(&db, &request, id.into_inner()).await
         }
 
         #[doc = $create_doc]

@@ -34,6 +34,18 @@ pub struct PlanRow {
     pub licence_url: Option<String>,
     pub version: i64,
     pub updated_at: NaiveDateTime,
+    pub description: Option<String>,
+    /// A JSON array of strings.
+    pub keywords: String,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_url: Option<String>,
+}
+
+impl PlanRow {
+    pub fn keywords(&self) -> Vec<String> {
+        serde_json::from_str(&self.keywords).unwrap_or_default()
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -93,6 +105,9 @@ pub fn exists(conn: &mut DbConnection, id: i64) -> Result<bool, ApiError> {
         .optional()?
         .is_some())
 }
+
+/// Keywords a plan may have.
+pub const MAX_KEYWORDS: usize = 20;
 
 /// Editable fields of a plan.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
@@ -157,7 +172,54 @@ pub struct PlanForm {
         pattern = "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
     )]
     pub licence_url: Option<String>,
+    /// What the data set holds, for data catalogues (null: the catalogue describes it from the
+    /// document's title and period).
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000)]
+    pub description: Option<String>,
+    /// Keywords for data catalogues (キーワード), each at most 50 characters, no two alike.
+    #[serde(default)]
+    #[schema(max_items = 20, example = json!(["地方創生", "総合戦略", "KPI"]))]
+    pub keywords: Vec<Keyword>,
+    /// Whom to ask about the data (a division's name), for data catalogues.
+    #[serde(default)]
+    #[schema(example = "政策部企画政策課", min_length = 1, max_length = 200)]
+    pub contact_name: Option<String>,
+    #[serde(default)]
+    #[schema(
+        example = "kikaku@city.example.jp",
+        max_length = 254,
+        pattern = "^[A-Za-z0-9._%+-]{1,64}@(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}$"
+    )]
+    pub contact_email: Option<String>,
+    /// A contact form or page: an http or https URL.
+    #[serde(default)]
+    #[schema(
+        max_length = 2000,
+        pattern = "^https?://(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?\\.)*[A-Za-z](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?::[0-9]{1,4})?(?:[/?#][^\\t\\n\\u000B\\f\\r \\u0085\\u00A0\\u1680\\u2000-\\u200A\\u2028\\u2029\\u202F\\u205F\\u3000]*)?$"
+    )]
+    pub contact_url: Option<String>,
 }
+
+/// One keyword of a plan: text without `;`, which joins keywords in a CSV cell.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct Keyword(pub String);
+
+impl utoipa::PartialSchema for Keyword {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use crate::domain::validate::{keyword_pattern, MAX_CODE};
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .min_length(Some(1))
+            .max_length(Some(MAX_CODE))
+            .pattern(Some(keyword_pattern()))
+            .examples(["地方創生"])
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Keyword {}
 
 /// A correction of the published text, as the plan's source states it.
 pub struct Correction<'a> {
@@ -183,7 +245,7 @@ pub fn add_correction(conn: &mut DbConnection, plan_id: i64, correction: &Correc
 }
 
 pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Result<(), ApiError> {
-    use crate::domain::validate::{Checks, MAX_CODE, MAX_NAME};
+    use crate::domain::validate::{Checks, MAX_CODE, MAX_DESCRIPTION, MAX_NAME};
     let mut checks = Checks::default();
     checks.text("code", &form.code, MAX_CODE);
     checks.text("name", &form.name, MAX_NAME);
@@ -208,7 +270,33 @@ pub fn validate(conn: &mut DbConnection, form: &PlanForm, id: Option<i64>) -> Re
     if let Some(licence) = &form.licence {
         checks.text("licence", licence, MAX_NAME);
     }
-    for (field, url) in [("source_url", &form.source_url), ("licence_url", &form.licence_url)] {
+    if let Some(description) = &form.description {
+        checks.text("description", description, MAX_DESCRIPTION);
+    }
+    for (index, keyword) in form.keywords.iter().enumerate() {
+        let field = format!("keywords[{index}]");
+        checks.text(&field, &keyword.0, MAX_CODE);
+        if keyword.0.contains(';') {
+            checks.fail(&field, "must not contain `;`, which separates keywords in CSV");
+        }
+        if form.keywords[..index].contains(keyword) {
+            checks.refuse(&field, "repeats an earlier keyword");
+        }
+    }
+    if form.keywords.len() > MAX_KEYWORDS {
+        checks.fail("keywords", format!("must have at most {MAX_KEYWORDS} keywords"));
+    }
+    if let Some(name) = &form.contact_name {
+        checks.text("contact_name", name, MAX_NAME);
+    }
+    if let Some(email) = &form.contact_email {
+        checks.email("contact_email", email);
+    }
+    for (field, url) in [
+        ("source_url", &form.source_url),
+        ("licence_url", &form.licence_url),
+        ("contact_url", &form.contact_url),
+    ] {
         if let Some(url) = url {
             checks.url(field, url);
         }
@@ -268,6 +356,11 @@ struct PlanChanges<'a> {
     published_on: Option<&'a str>,
     licence: Option<&'a str>,
     licence_url: Option<&'a str>,
+    description: Option<&'a str>,
+    keywords: String,
+    contact_name: Option<&'a str>,
+    contact_email: Option<&'a str>,
+    contact_url: Option<&'a str>,
     updated_at: NaiveDateTime,
 }
 
@@ -291,6 +384,11 @@ impl<'a> PlanChanges<'a> {
             published_on: form.published_on.as_deref(),
             licence: form.licence.as_deref(),
             licence_url: form.licence_url.as_deref(),
+            description: form.description.as_deref(),
+            keywords: serde_json::to_string(&form.keywords).unwrap_or_else(|_| "[]".into()),
+            contact_name: form.contact_name.as_deref(),
+            contact_email: form.contact_email.as_deref(),
+            contact_url: form.contact_url.as_deref(),
             updated_at: super::now(),
         }
     }
@@ -330,4 +428,46 @@ pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
     diesel::delete(source_corrections::table.filter(source_corrections::plan_id.eq(id))).execute(conn)?;
     diesel::delete(plans::table.find(id)).execute(conn)?;
     Ok(())
+}
+
+/// Every plan, in id order, with when its record was made and the newest change of it or of
+/// any record in it (what a data catalogue calls issued and modified).
+pub fn with_times(conn: &mut DbConnection) -> Result<Vec<(PlanRow, NaiveDateTime, NaiveDateTime)>, ApiError> {
+    #[derive(QueryableByName)]
+    struct Times {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        plan_id: i64,
+        #[diesel(sql_type = diesel::sql_types::Timestamp)]
+        modified: NaiveDateTime,
+    }
+    let times: std::collections::HashMap<i64, NaiveDateTime> = diesel::sql_query(
+        "SELECT plan_id, MAX(changed) AS modified FROM ( \
+           SELECT id AS plan_id, updated_at AS changed FROM plans \
+           UNION ALL SELECT plan_id, updated_at FROM departments \
+           UNION ALL SELECT plan_id, updated_at FROM divisions \
+           UNION ALL SELECT plan_id, updated_at FROM goals \
+           UNION ALL SELECT plan_id, updated_at FROM measures \
+           UNION ALL SELECT plan_id, updated_at FROM initiatives \
+           UNION ALL SELECT plan_id, updated_at FROM kpis \
+           UNION ALL SELECT plan_id, updated_at FROM projects \
+           UNION ALL SELECT k.plan_id, r.updated_at FROM kpi_results r JOIN kpis k ON k.id = r.kpi_id \
+           UNION ALL SELECT k.plan_id, v.revised_at FROM kpi_target_revisions v JOIN kpis k ON k.id = v.kpi_id \
+           UNION ALL SELECT plan_id, created_at FROM evaluations \
+         ) AS changes GROUP BY plan_id",
+    )
+    .load::<Times>(conn)?
+    .into_iter()
+    .map(|times| (times.plan_id, times.modified))
+    .collect();
+    let plans: Vec<(PlanRow, NaiveDateTime)> = plans::table
+        .order(plans::id)
+        .select((PlanRow::as_select(), plans::created_at))
+        .load(conn)?;
+    Ok(plans
+        .into_iter()
+        .map(|(plan, created)| {
+            let modified = times.get(&plan.id).copied().unwrap_or(plan.updated_at);
+            (plan, created, modified)
+        })
+        .collect())
 }

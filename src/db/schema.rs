@@ -20,6 +20,11 @@ diesel::table! {
         version -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        description -> Nullable<Text>,
+        keywords -> Text,
+        contact_name -> Nullable<Text>,
+        contact_email -> Nullable<Text>,
+        contact_url -> Nullable<Text>,
     }
 }
 

@@ -65,6 +65,11 @@ fn load(conn: &mut DbConnection, dataset: &Dataset) -> Result<i64, ApiError> {
             plans::published_on.eq(&plan.published_on),
             plans::licence.eq(&plan.licence),
             plans::licence_url.eq(&plan.licence_url),
+            plans::description.eq(&plan.description),
+            plans::keywords.eq(serde_json::to_string(&plan.keywords).unwrap_or_else(|_| "[]".into())),
+            plans::contact_name.eq(&plan.contact_name),
+            plans::contact_email.eq(&plan.contact_email),
+            plans::contact_url.eq(&plan.contact_url),
             plans::created_at.eq(now),
             plans::updated_at.eq(now),
         ))

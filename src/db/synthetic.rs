@@ -48,10 +48,11 @@ pub fn add_copies(conn: &mut DbConnection, base_code: &str, total: i64) -> Resul
             diesel::sql_query(format!(
                 "INSERT INTO plans (code, name, document_title, municipality_code, municipality_name, prefecture, \
                  period_start_year, period_end_year, grading_scheme, publisher, source_url, published_on, licence, \
-                 licence_url, created_at, updated_at) \
+                 licence_url, description, keywords, contact_name, contact_email, contact_url, created_at, updated_at) \
                  SELECT '{code}', name || ' (synthetic {number})', document_title, municipality_code, \
                  municipality_name, prefecture, period_start_year, period_end_year, grading_scheme, publisher, \
-                 source_url, published_on, licence, licence_url, created_at, updated_at FROM plans WHERE id = {base}"
+                 source_url, published_on, licence, licence_url, description, keywords, contact_name, contact_email, \
+                 contact_url, created_at, updated_at FROM plans WHERE id = {base}"
             ))
             .execute(conn)?;
             added += 1;

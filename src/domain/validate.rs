@@ -43,6 +43,11 @@ pub fn text_pattern(max: usize) -> String {
     format!("^[^{SPACE_CLASS}{CONTROL_CLASS}](?:[^{inner}]*[^{SPACE_CLASS}{CONTROL_CLASS}])?$")
 }
 
+/// What a keyword may be: `text_pattern` of a short text, without `;`.
+pub fn keyword_pattern() -> String {
+    format!("^[^;{SPACE_CLASS}{CONTROL_CLASS}](?:[^;{CONTROL_CLASS}]*[^;{SPACE_CLASS}{CONTROL_CLASS}])?$")
+}
+
 /// The failures of one input. A field that does not fit the document (a bound, a format) makes
 /// the answer a 400; one that fits but that a rule of the records refuses (a reference to a record
 /// that does not exist, a code taken, a year outside a KPI's period) only a 422, which names every
@@ -147,6 +152,30 @@ impl Checks {
         });
         if !well_formed || url::Url::parse(value).is_err() || value.chars().count() > MAX_DESCRIPTION {
             self.fail(field, "must be an http or https URL");
+        }
+    }
+
+    /// An e-mail address as the document's pattern says: a plain local part (letters, digits and
+    /// `._%+-`, at most 64) and a host name whose last label is letters.
+    pub fn email(&mut self, field: &str, value: &str) {
+        let well_formed = value.len() <= 254
+            && value.split_once('@').is_some_and(|(local, host)| {
+                let labels: Vec<&str> = host.split('.').collect();
+                (1..=64).contains(&local.len())
+                    && local.chars().all(|c| c.is_ascii_alphanumeric() || "._%+-".contains(c))
+                    && labels.len() >= 2
+                    && labels.iter().all(|label| {
+                        !label.is_empty()
+                            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                            && !label.starts_with('-')
+                            && !label.ends_with('-')
+                    })
+                    && labels.last().is_some_and(|last| {
+                        (2..=63).contains(&last.len()) && last.chars().all(|c| c.is_ascii_alphabetic())
+                    })
+            });
+        if !well_formed {
+            self.fail(field, "must be an e-mail address like kikaku@city.example.jp");
         }
     }
 

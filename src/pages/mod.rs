@@ -25,18 +25,25 @@ pub fn serves(path: &str) -> bool {
 
 /// Whether a path is one of the pages (not their stylesheet).
 pub fn is_page(path: &str) -> bool {
-    path == "/" || path.starts_with("/plans/")
+    path == "/" || path.starts_with("/plans/") || path == crate::linked_data::VOCABULARY_PATH
 }
 
 /// The pages' paths, each answering GET (and HEAD) alone.
-pub const PATHS: [&str; 4] = ["/", "/plans/{id}", "/plans/{id}/kpis/{kpi}", STYLESHEET_PATH];
+pub const PATHS: [&str; 5] = [
+    "/",
+    "/plans/{id}",
+    "/plans/{id}/kpis/{kpi}",
+    crate::linked_data::VOCABULARY_PATH,
+    STYLESHEET_PATH,
+];
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    let [root, plan_page, kpi_page, stylesheet_path] = PATHS;
+    let [root, plan_page, kpi_page, vocabulary, stylesheet_path] = PATHS;
     config
         .route(root, web::get().to(index))
         .route(plan_page, web::get().to(plan))
         .route(kpi_page, web::get().to(kpi))
+        .route(vocabulary, web::get().to(vocabulary_page))
         .route(stylesheet_path, web::get().to(stylesheet));
 }
 
@@ -115,32 +122,6 @@ fn id_in(request: &HttpRequest, name: &str) -> Result<i64, ApiError> {
         .ok_or_else(|| ApiError::bad_request("path", format!("`{name}` must be a positive integer id")))
 }
 
-/// Where the service is reached from, for the absolute addresses of the structured data: the
-/// configured public address, else the request's `Host` (part of the response cache's key).
-fn base_url(request: &HttpRequest) -> String {
-    if let Some(base) = request
-        .app_data::<web::Data<PublicBaseUrl>>()
-        .and_then(|base| base.0.clone())
-    {
-        return base;
-    }
-    let host = request
-        .headers()
-        .get(header::HOST)
-        .and_then(|host| host.to_str().ok())
-        .filter(|host| {
-            !host.is_empty()
-                && host
-                    .bytes()
-                    .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
-        })
-        .unwrap_or("localhost");
-    format!("http://{host}")
-}
-
-/// `PUBLIC_BASE_URL`, if configured.
-pub struct PublicBaseUrl(pub Option<String>);
-
 async fn index(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, PageError> {
     let mut params = query_of(&request)?;
     let page = params.id("page")?.unwrap_or(1);
@@ -153,7 +134,7 @@ async fn plan(db: web::Data<Database>, request: HttpRequest) -> Result<HttpRespo
     let mut params = query_of(&request)?;
     let moment = crate::api::reports::moment_of(&mut params)?;
     let report = db.run(move |conn| crate::report::load(conn, plan_id, moment)).await?;
-    html(&views::ReportPage::new(report, &base_url(&request))?)
+    html(&views::ReportPage::new(report, &crate::api::base_url(&request))?)
 }
 
 async fn kpi(db: web::Data<Database>, request: HttpRequest) -> Result<HttpResponse, PageError> {
@@ -161,6 +142,11 @@ async fn kpi(db: web::Data<Database>, request: HttpRequest) -> Result<HttpRespon
     let kpi_id = id_in(&request, "kpi")?;
     let page = db.run(move |conn| views::KpiPage::load(conn, plan_id, kpi_id)).await?;
     html(&page)
+}
+
+async fn vocabulary_page(request: HttpRequest) -> Result<HttpResponse, PageError> {
+    query_of(&request)?.finish()?;
+    html(&views::VocabularyPage::new())
 }
 
 async fn stylesheet() -> HttpResponse {

@@ -467,32 +467,24 @@ fn distributions(plan_id: i64, code: &str, standing: &Standing) -> Vec<Link> {
 /// schema.org `Dataset` for dataset search engines, safe inside a `<script>` element.
 fn json_ld(report: &Report, links: &[Link], base_url: &str) -> Result<String, ApiError> {
     let plan = &report.plan.plan;
-    let publisher = plan.publisher.clone().unwrap_or_else(|| plan.municipality_name.clone());
-    let projects: usize = report
-        .goals
-        .iter()
-        .flat_map(|goal| &goal.measures)
-        .flat_map(|measure| &measure.initiatives)
-        .map(|initiative| initiative.projects.len())
-        .sum();
+    let publisher = crate::catalog::publisher(plan);
+    let (start, end) = crate::catalog::period(plan);
     let mut dataset = serde_json::json!({
         "@context": "https://schema.org",
         "@type": "Dataset",
         "name": plan.name,
-        "description": format!(
-            "{}{}の「{}」の重要業績評価指標（KPI、{}指標）について、基本目標・具体的な施策・主な取組ごとに基準値、目標値、年度ごとの実績値、達成率、進捗状況と評価を示し、各取組の事業（延べ{}件）と担当課を掲載したデータです。",
-            plan.prefecture, plan.municipality_name, plan.name, report.summary.kpis, projects
-        ),
+        "description": crate::catalog::description(plan),
         "url": format!("{base_url}/plans/{}", plan.id),
         "identifier": plan.code,
         "inLanguage": "ja",
         "isAccessibleForFree": true,
-        "keywords": ["まち・ひと・しごと創生総合戦略", "KPI", "重要業績評価指標", "効果検証", plan.municipality_name],
+        "keywords": plan.keywords,
         "publisher": {"@type": "GovernmentOrganization", "name": publisher},
         "creator": {"@type": "GovernmentOrganization", "name": publisher},
         "spatialCoverage": {
             "@type": "Place",
             "name": format!("{}{}", plan.prefecture, plan.municipality_name),
+            "sameAs": crate::catalog::area_iri(plan),
             "address": {
                 "@type": "PostalAddress",
                 "addressRegion": plan.prefecture,
@@ -500,7 +492,7 @@ fn json_ld(report: &Report, links: &[Link], base_url: &str) -> Result<String, Ap
                 "addressCountry": "JP",
             },
         },
-        "temporalCoverage": format!("{}-04-01/{}-03-31", plan.period_start_year, plan.period_end_year + 1),
+        "temporalCoverage": format!("{start}/{end}"),
         "dateModified": report.last_change().to_rfc3339(),
         "distribution": links.iter().map(|link| serde_json::json!({
             "@type": "DataDownload",
@@ -736,4 +728,159 @@ impl ErrorPage {
             errors: errors.into_iter().map(|error| (error.field, error.message)).collect(),
         }
     }
+}
+
+// ---- the vocabulary of the JSON-LD ----
+
+pub struct TermEntry {
+    pub term: String,
+    /// The well-known term the context maps it to, if any (`schema:name`).
+    pub mapped: Option<&'static str>,
+    pub kind: String,
+    pub classes: String,
+    pub description: String,
+}
+
+pub struct ClassEntry {
+    pub class: &'static str,
+    /// What it is, in words.
+    pub what: String,
+    pub terms: Vec<String>,
+}
+
+/// `/vocab`: every class and term of the JSON-LD, one anchor each (the IRIs `@vocab` makes),
+/// described as the OpenAPI document describes the fields.
+#[derive(Template)]
+#[template(path = "vocab.html")]
+pub struct VocabularyPage {
+    pub classes: Vec<ClassEntry>,
+    pub terms: Vec<TermEntry>,
+    pub context_href: String,
+}
+
+impl VocabularyPage {
+    pub fn new() -> Self {
+        use crate::linked_data::{known_term, CLASSES, CONTEXT_PATH};
+        let document = crate::openapi::document();
+        let mut classes = Vec::new();
+        let mut terms: Vec<TermEntry> = Vec::new();
+        // A page of a collection: its own fields only (its items are the records above).
+        let pages = (
+            "Collection",
+            "一覧の1ページ（items に各レコード）".to_string(),
+            "Collection_Kpi",
+            false,
+        );
+        let records = CLASSES.iter().map(|(collection, class, schema)| {
+            (*class, format!("/api/v1/{collection}/{{id}} のレコード"), *schema, true)
+        });
+        for (class, what, schema, nested) in records.chain([pages]) {
+            let mut names = Vec::new();
+            for (name, description, kind) in fields_of(&document, schema, nested) {
+                match terms.iter_mut().find(|entry| entry.term == name) {
+                    Some(entry) => entry.classes.push_str(&format!("、{class}")),
+                    None => terms.push(TermEntry {
+                        mapped: known_term(&name),
+                        term: name.clone(),
+                        kind,
+                        classes: class.to_string(),
+                        description,
+                    }),
+                }
+                names.push(name);
+            }
+            classes.push(ClassEntry {
+                class,
+                what,
+                terms: names,
+            });
+        }
+        terms.sort_by(|a, b| a.term.cmp(&b.term));
+        VocabularyPage {
+            classes,
+            terms,
+            context_href: format!("{}{CONTEXT_PATH}", crate::api::API_BASE),
+        }
+    }
+}
+
+/// The fields of a schema of the document and of the objects nested in it (following `$ref`,
+/// `allOf`, `oneOf` and array items): name, description, type.
+fn fields_of(document: &serde_json::Value, schema: &str, nested: bool) -> Vec<(String, String, String)> {
+    use serde_json::Value;
+    let schemas = &document["components"]["schemas"];
+    let name_of = |node: &Value| {
+        node["$ref"]
+            .as_str()
+            .and_then(|reference| reference.rsplit('/').next())
+            .map(str::to_string)
+    };
+    // The schema a property holds: past a reference, a nullable `oneOf` and an array's items.
+    let held = |property: &Value| -> (Option<String>, Value) {
+        let mut node = property.clone();
+        loop {
+            if let Some(options) = node["oneOf"].as_array() {
+                node = options
+                    .iter()
+                    .find(|option| option["type"] != "null")
+                    .cloned()
+                    .unwrap_or_default();
+            } else if node["type"] == "array" {
+                node = node["items"].clone();
+            } else {
+                break;
+            }
+        }
+        match name_of(&node) {
+            Some(name) => (Some(name.clone()), schemas[&name].clone()),
+            None => (None, node),
+        }
+    };
+    let mut fields: Vec<(String, String, String)> = Vec::new();
+    let mut seen = vec![schema.to_string()];
+    let mut pending = vec![schemas[schema].clone()];
+    while let Some(node) = pending.pop() {
+        let node = match name_of(&node) {
+            Some(name) => schemas[&name].clone(),
+            None => node,
+        };
+        for part in node["allOf"].as_array().into_iter().flatten() {
+            pending.push(part.clone());
+        }
+        for (name, property) in node["properties"].as_object().into_iter().flatten() {
+            let (component, inner) = held(property);
+            let kind = match (&component, &inner["type"]) {
+                (Some(component), _) => component.clone(),
+                (None, Value::String(kind)) => kind.clone(),
+                (None, Value::Array(kinds)) => kinds
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .filter(|kind| *kind != "null")
+                    .collect::<Vec<_>>()
+                    .join(" / "),
+                _ => "object".into(),
+            };
+            let kind = if property["type"] == "array" {
+                format!("array of {kind}")
+            } else {
+                kind
+            };
+            let description = property["description"]
+                .as_str()
+                .or(inner["description"].as_str())
+                .unwrap_or_default()
+                .to_string();
+            if !fields.iter().any(|(known, _, _)| known == name) {
+                fields.push((name.clone(), description, kind));
+            }
+            if nested && (inner["properties"].is_object() || inner["allOf"].is_array()) {
+                let key = component.unwrap_or_else(|| format!("{schema}.{name}"));
+                if !seen.contains(&key) {
+                    seen.push(key);
+                    pending.push(inner);
+                }
+            }
+        }
+    }
+    fields
 }

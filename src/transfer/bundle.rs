@@ -170,9 +170,17 @@ impl Bundle {
                 "published_on",
                 "licence",
                 "licence_url",
+                "description",
+                "contact_name",
+                "contact_email",
+                "contact_url",
             ],
             &["period_start_year", "period_end_year"],
         );
+        let keywords = list(plan_row, "keywords");
+        if !keywords.is_empty() {
+            plan.insert("keywords".into(), keywords.into());
+        }
         let grades = list(plan_row, "grading_scheme_grade");
         let minimums = list(plan_row, "grading_scheme_min");
         if !grades.is_empty() {

@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer};
 use utoipa::ToSchema;
 
 use crate::api::results::ResultStatus;
+use crate::db::plans::Keyword;
 use crate::domain::kpi::{Direction, YearType};
 use crate::domain::progress::GradeStep;
 use crate::error::{ApiError, FieldError};
@@ -219,6 +220,18 @@ pub struct PlanPart {
     pub licence: Option<String>,
     #[serde(default)]
     pub licence_url: Option<String>,
+    #[serde(default)]
+    #[schema(min_length = 1, max_length = 2000)]
+    pub description: Option<String>,
+    #[serde(default)]
+    #[schema(max_items = 20)]
+    pub keywords: Vec<Keyword>,
+    #[serde(default)]
+    pub contact_name: Option<String>,
+    #[serde(default)]
+    pub contact_email: Option<String>,
+    #[serde(default)]
+    pub contact_url: Option<String>,
     /// Corrections of evident typos of the published text.
     #[serde(default)]
     pub corrections: Vec<CorrectionPart>,

@@ -166,6 +166,11 @@ pub fn import(conn: &mut DbConnection, document: &PlanDocument, importer: &str) 
         published_on: plan.published_on.clone(),
         licence: plan.licence.clone(),
         licence_url: plan.licence_url.clone(),
+        description: plan.description.clone(),
+        keywords: plan.keywords.clone(),
+        contact_name: plan.contact_name.clone(),
+        contact_email: plan.contact_email.clone(),
+        contact_url: plan.contact_url.clone(),
     };
     // Without the plan nothing else can be placed: its failures are the answer.
     let Some(plan_id) = create::<PlanRecord>(conn, &mut failures, "/plan", &form)? else {

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod caching;
+mod catalog;
 mod concurrency;
 mod csv_format;
 mod departments;

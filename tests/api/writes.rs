@@ -1066,8 +1066,20 @@ on_both_backends! {
                 };
                 let longest = longest as usize;
                 n += 1;
-                // Distinct text per record, so that codes and names stay unique in the plan.
-                let text = |length: usize| format!("{n}{}", "あ".repeat(length - n.to_string().len()));
+                let is_email = schema["pattern"].as_str().is_some_and(|pattern| pattern.contains('@'));
+                // Distinct text per record, so that codes and names stay unique in the plan; an
+                // address is a 64-letter local part and host labels up to the length.
+                let text = |length: usize| {
+                    if !is_email {
+                        return format!("{n}{}", "あ".repeat(length - n.to_string().len()));
+                    }
+                    let mut address = format!("{n}{}@", "k".repeat(64 - n.to_string().len()));
+                    while length - address.len() > 63 {
+                        address.push_str(&format!("{}.", "d".repeat(59)));
+                    }
+                    address.push_str(&"j".repeat(length - address.len()));
+                    address
+                };
                 let fits = with(&body(collection, &refs, n), json!({ field: text(longest) }));
                 let response = app.send(Method::POST, &format!("/api/v1/{collection}"), Some(&admin), None, Some(&fits)).await;
                 assert_eq!(response.status(), 201, "POST {collection} with a {longest}-character {field}");
