@@ -18,6 +18,59 @@ const DCT: &str = "http://purl.org/dc/terms/";
 const FOAF: &str = "http://xmlns.com/foaf/0.1/";
 const VCARD: &str = "http://www.w3.org/2006/vcard/ns#";
 const EU: &str = "http://publications.europa.eu/resource/authority/";
+const DCATAP: &str = "http://data.europa.eu/r5r/";
+const SKOS: &str = "http://www.w3.org/2004/02/skos/core#";
+
+/// The class DCAT-AP gives the range of a property whose value is an IRI: each such value is
+/// typed in the graph, as the DCAT-AP range shapes check.
+const RANGES: &[(&str, &str)] = &[
+    (
+        "http://purl.org/dc/terms/language",
+        "http://purl.org/dc/terms/LinguisticSystem",
+    ),
+    ("http://purl.org/dc/terms/spatial", "http://purl.org/dc/terms/Location"),
+    (
+        "http://purl.org/dc/terms/accrualPeriodicity",
+        "http://purl.org/dc/terms/Frequency",
+    ),
+    (
+        "http://purl.org/dc/terms/format",
+        "http://purl.org/dc/terms/MediaTypeOrExtent",
+    ),
+    (
+        "http://purl.org/dc/terms/conformsTo",
+        "http://purl.org/dc/terms/Standard",
+    ),
+    (
+        "http://purl.org/dc/terms/type",
+        "http://www.w3.org/2004/02/skos/core#Concept",
+    ),
+    (
+        "http://www.w3.org/ns/dcat#mediaType",
+        "http://purl.org/dc/terms/MediaType",
+    ),
+    (
+        "http://www.w3.org/ns/dcat#theme",
+        "http://www.w3.org/2004/02/skos/core#Concept",
+    ),
+    (
+        "http://www.w3.org/ns/dcat#themeTaxonomy",
+        "http://www.w3.org/2004/02/skos/core#ConceptScheme",
+    ),
+    (
+        "http://www.w3.org/ns/dcat#landingPage",
+        "http://xmlns.com/foaf/0.1/Document",
+    ),
+    (
+        "http://xmlns.com/foaf/0.1/homepage",
+        "http://xmlns.com/foaf/0.1/Document",
+    ),
+    ("http://xmlns.com/foaf/0.1/page", "http://xmlns.com/foaf/0.1/Document"),
+    (
+        "http://data.europa.eu/r5r/availability",
+        "http://www.w3.org/2004/02/skos/core#Concept",
+    ),
+];
 
 /// The prefixes both serialisations declare.
 const PREFIXES: &[(&str, &str)] = &[
@@ -25,6 +78,8 @@ const PREFIXES: &[(&str, &str)] = &[
     ("dct", DCT),
     ("foaf", FOAF),
     ("vcard", VCARD),
+    ("dcatap", DCATAP),
+    ("skos", SKOS),
     ("rdfs", "http://www.w3.org/2000/01/rdf-schema#"),
     ("xsd", "http://www.w3.org/2001/XMLSchema#"),
 ];
@@ -130,7 +185,12 @@ pub fn publisher(plan: &Plan) -> &str {
 
 /// The e-Stat standard area code URI of the plan's municipality (its 5-digit code).
 pub fn area_iri(plan: &Plan) -> String {
-    format!("http://data.e-stat.go.jp/lod/sac/C{}", plan.municipality_code_5digit)
+    area_iri_of(&plan.municipality_code_5digit)
+}
+
+/// The e-Stat standard area code URI of a 5-digit local government code.
+pub fn area_iri_of(code: &str) -> String {
+    format!("http://data.e-stat.go.jp/lod/sac/C{code}")
 }
 
 /// The fiscal years of a plan as dates: 1 April of the first to 31 March after the last.
@@ -174,8 +234,21 @@ impl Builder {
     }
 
     fn add_iri(&mut self, subject: &NamedNode, predicate: impl Into<NamedNode>, object: &str) -> Result<(), ApiError> {
-        let object = node(object)?;
+        let (predicate, object) = (predicate.into(), node(object)?);
+        if let Some((_, class)) = RANGES.iter().find(|(property, _)| *property == predicate.as_str()) {
+            self.add(&object, rdf::TYPE, NamedNode::new_unchecked(*class));
+        }
         self.add(subject, predicate, object);
+        Ok(())
+    }
+
+    /// A term of a controlled vocabulary, with the labels DCAT-AP asks of a `skos:Concept` (or the
+    /// title of a `skos:ConceptScheme`), so that a harvester need not fetch the vocabulary.
+    fn label(&mut self, iri: &str, predicate: NamedNode, labels: [(&str, &str); 2]) -> Result<(), ApiError> {
+        let subject = node(iri)?;
+        for (text, language) in labels {
+            self.text(&subject, predicate.clone(), text, language);
+        }
         Ok(())
     }
 
@@ -205,8 +278,8 @@ impl Builder {
                 self.text(&rights, rdfs::LABEL, NO_LICENCE_EN, "en");
             }
             (name, url) => {
-                let licence = match url {
-                    Some(url) => node(url)?,
+                let licence = match url.as_deref().and_then(stored_iri) {
+                    Some(url) => url,
                     None => node(&format!("{base}/catalog#licence-{code}"))?,
                 };
                 self.add(subject, term(DCT, "license"), licence.clone());
@@ -226,6 +299,34 @@ fn term(namespace: &str, name: &str) -> NamedNode {
 
 fn internal(error: impl std::fmt::Display) -> ApiError {
     ApiError::Internal(error.to_string())
+}
+
+/// A URL an admin stored, as an IRI: the url crate's form of it with the few characters an IRI
+/// may not hold percent-encoded; `None` (and a log line) if even that is not an IRI, so that one
+/// odd address leaves out one triple rather than the whole catalogue.
+fn stored_iri(url: &str) -> Option<NamedNode> {
+    let normalised = url::Url::parse(url).ok()?.to_string();
+    let mut iri = String::with_capacity(normalised.len());
+    let bytes = normalised.as_bytes();
+    for (index, character) in normalised.char_indices() {
+        let stray_percent = character == '%'
+            && !(bytes.len() > index + 2
+                && bytes[index + 1].is_ascii_hexdigit()
+                && bytes[index + 2].is_ascii_hexdigit());
+        if stray_percent || character.is_control() || "\"<>\\^`{|}".contains(character) {
+            let mut buffer = [0; 4];
+            for byte in character.encode_utf8(&mut buffer).bytes() {
+                iri.push_str(&format!("%{byte:02X}"));
+            }
+        } else {
+            iri.push(character);
+        }
+    }
+    let node = NamedNode::new(iri).ok();
+    if node.is_none() {
+        log::warn!("the catalogue leaves out {url:?}: not an IRI even when encoded");
+    }
+    node
 }
 
 fn node(iri: &str) -> Result<NamedNode, ApiError> {
@@ -265,6 +366,11 @@ pub fn graph(entries: &[Entry], base: &str) -> Result<Triples, ApiError> {
     builder.add_iri(&catalog, term(FOAF, "homepage"), &format!("{base}/"))?;
     builder.add_iri(&catalog, term(DCT, "language"), &format!("{EU}language/JPN"))?;
     builder.add_iri(&catalog, term(DCAT, "themeTaxonomy"), &format!("{EU}data-theme"))?;
+    builder.label(
+        &format!("{EU}data-theme"),
+        term(DCT, "title"),
+        [("データテーマ", "ja"), ("Data theme", "en")],
+    )?;
     if let Some(issued) = entries.iter().map(|entry| entry.created).min() {
         builder.time(&catalog, term(DCT, "issued"), issued);
     }
@@ -285,21 +391,27 @@ pub fn graph(entries: &[Entry], base: &str) -> Result<Triples, ApiError> {
 }
 
 fn publisher_node(builder: &mut Builder, plan: &Plan, base: &str) -> Result<NamedNode, ApiError> {
+    // One agent per municipality and name: two plans of one city naming different publishers
+    // are two agents, never one with two names.
     let publisher = node(&format!(
-        "{base}/catalog#publisher-{}",
-        iri_part(&plan.municipality_code)
+        "{base}/catalog#publisher-{}-{}",
+        iri_part(&plan.municipality_code),
+        iri_part(self::publisher(plan))
     ))?;
     builder.add(&publisher, rdf::TYPE, term(FOAF, "Organization"));
+    builder.add(&publisher, rdf::TYPE, term(FOAF, "Agent"));
     builder.text(&publisher, term(FOAF, "name"), self::publisher(plan), "ja");
     builder.add(
         &publisher,
         term(DCT, "identifier"),
         Literal::new_simple_literal(&plan.municipality_code),
     );
-    builder.add_iri(
-        &publisher,
-        term(DCT, "type"),
-        "http://purl.org/adms/publishertype/LocalAuthority",
+    let local_authority = "http://purl.org/adms/publishertype/LocalAuthority";
+    builder.add_iri(&publisher, term(DCT, "type"), local_authority)?;
+    builder.label(
+        local_authority,
+        term(SKOS, "prefLabel"),
+        [("地方公共団体", "ja"), ("Local Authority", "en")],
     )?;
     builder.add_iri(&publisher, term(DCT, "spatial"), &area_iri(plan))?;
     Ok(publisher)
@@ -318,9 +430,14 @@ fn dataset(builder: &mut Builder, entry: &Entry, base: &str) -> Result<NamedNode
         Literal::new_simple_literal(&plan.code),
     );
     for keyword in &plan.keywords {
-        builder.text(&dataset, term(DCAT, "keyword"), &keyword, "ja");
+        builder.text(&dataset, term(DCAT, "keyword"), keyword, "ja");
     }
     builder.add_iri(&dataset, term(DCAT, "theme"), &format!("{EU}data-theme/GOVE"))?;
+    builder.label(
+        &format!("{EU}data-theme/GOVE"),
+        term(SKOS, "prefLabel"),
+        [("政府・公共部門", "ja"), ("Government and public sector", "en")],
+    )?;
     builder.add_iri(&dataset, term(DCT, "language"), &format!("{EU}language/JPN"))?;
     builder.add_iri(&dataset, term(DCT, "spatial"), &area_iri(plan))?;
     builder.add_iri(
@@ -342,21 +459,23 @@ fn dataset(builder: &mut Builder, entry: &Entry, base: &str) -> Result<NamedNode
         let contact = node(&format!("{base}/catalog#contact-{code}"))?;
         builder.add(&dataset, term(DCAT, "contactPoint"), contact.clone());
         builder.add(&contact, rdf::TYPE, term(VCARD, "Organization"));
+        builder.add(&contact, rdf::TYPE, term(VCARD, "Kind"));
         let name = plan.contact_name.as_deref().unwrap_or(self::publisher(plan));
         builder.text(&contact, term(VCARD, "fn"), name, "ja");
         if let Some(email) = &plan.contact_email {
             builder.add_iri(&contact, term(VCARD, "hasEmail"), &format!("mailto:{email}"))?;
         }
-        if let Some(url) = &plan.contact_url {
-            builder.add_iri(&contact, term(VCARD, "hasURL"), url)?;
+        if let Some(url) = plan.contact_url.as_deref().and_then(stored_iri) {
+            builder.add(&contact, term(VCARD, "hasURL"), url);
         }
     }
 
     let landing = format!("{base}/plans/{}", plan.id);
     builder.add_iri(&dataset, term(DCAT, "landingPage"), &landing)?;
     builder.add_iri(&dataset, term(DCT, "conformsTo"), DATA_PACKAGE_PROFILE)?;
-    if let Some(source) = &plan.source_url {
-        builder.add_iri(&dataset, term(DCT, "source"), source)?;
+    // The published document the data comes from (`dct:source` would name a dcat:Dataset).
+    if let Some(source) = plan.source_url.as_deref().and_then(stored_iri) {
+        builder.add_iri(&dataset, term(FOAF, "page"), source.as_str())?;
     }
     match plan
         .published_on
@@ -374,6 +493,15 @@ fn dataset(builder: &mut Builder, entry: &Entry, base: &str) -> Result<NamedNode
         builder.add(&dataset, term(DCAT, "distribution"), distribution.clone());
         builder.add(&distribution, rdf::TYPE, term(DCAT, "Distribution"));
         builder.text(&distribution, term(DCT, "title"), form.title, "ja");
+        builder.text(
+            &distribution,
+            term(DCT, "description"),
+            &format!("{}の{}。", plan.name, form.title),
+            "ja",
+        );
+        let stable = format!("{EU}planned-availability/STABLE");
+        builder.add_iri(&distribution, term(DCATAP, "availability"), &stable)?;
+        builder.label(&stable, term(SKOS, "prefLabel"), [("安定", "ja"), ("Stable", "en")])?;
         let url = format!("{base}{}", form.path);
         builder.add_iri(&distribution, term(DCAT, "accessURL"), &url)?;
         builder.add_iri(&distribution, term(DCAT, "downloadURL"), &url)?;

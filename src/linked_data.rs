@@ -39,8 +39,6 @@ const KNOWN_TERMS: &[(&str, &str)] = &[
     ("unit", "schema:unitText"),
     ("keywords", "dcat:keyword"),
     ("publisher", "schema:publisher"),
-    ("prefecture", "schema:addressRegion"),
-    ("municipality_name", "schema:addressLocality"),
 ];
 
 /// The well-known term a field maps to, if any.
@@ -51,17 +49,61 @@ pub fn known_term(field: &str) -> Option<&'static str> {
         .map(|(_, term)| *term)
 }
 
-/// Whether the client asked for JSON-LD (before plain JSON, when it names both).
-pub fn wanted(request: &HttpRequest) -> bool {
-    let accept = request
+/// Of `offered`, the media type the request's `Accept` prefers: the highest `q` (a type named
+/// exactly over a `type/*` or `*/*` range at the same `q`), the first offered on a tie; `None` if
+/// `Accept` refuses them all (`q=0`). No `Accept` takes the first.
+pub fn preferred<'a>(request: &HttpRequest, offered: &[&'a str]) -> Option<&'a str> {
+    let Some(accept) = request
         .headers()
         .get(header::ACCEPT)
         .and_then(|accept| accept.to_str().ok())
-        .unwrap_or_default();
-    match (accept.find(MEDIA_TYPE), accept.find("application/json")) {
-        (Some(linked), Some(plain)) => linked < plain,
-        (linked, _) => linked.is_some(),
+    else {
+        return offered.first().copied();
+    };
+    let ranges: Vec<(&str, f32)> = accept
+        .split(',')
+        .filter_map(|part| {
+            let mut pieces = part.split(';').map(str::trim);
+            let range = pieces.next().filter(|range| !range.is_empty())?;
+            let q = pieces
+                .find_map(|parameter| parameter.strip_prefix("q="))
+                .map_or(Some(1.0), |q| q.parse::<f32>().ok())?;
+            Some((range, q))
+        })
+        .collect();
+    // The q and specificity (2 exact, 1 type/*, 0 */*) of the range that fits a media type best.
+    let weight = |media: &str| {
+        let family = media.split('/').next().unwrap_or_default();
+        ranges
+            .iter()
+            .filter_map(|(range, q)| match *range {
+                range if range.eq_ignore_ascii_case(media) => Some((2, *q)),
+                "*/*" => Some((0, *q)),
+                range
+                    if range
+                        .strip_suffix("/*")
+                        .is_some_and(|prefix| prefix.eq_ignore_ascii_case(family)) =>
+                {
+                    Some((1, *q))
+                }
+                _ => None,
+            })
+            .max_by_key(|(specificity, _)| *specificity)
+            .map_or(0.0, |(_, q)| q)
+    };
+    let mut best: Option<(&'a str, f32)> = None;
+    for media in offered {
+        let q = weight(media);
+        if q > 0.0 && best.is_none_or(|(_, top)| q > top) {
+            best = Some((media, q));
+        }
     }
+    best.map(|(media, _)| media)
+}
+
+/// Whether the client asked for JSON-LD over plain JSON.
+pub fn wanted(request: &HttpRequest) -> bool {
+    preferred(request, &["application/json", MEDIA_TYPE]) == Some(MEDIA_TYPE)
 }
 
 /// The class of a collection (`kpis` → `Kpi`), if its records are linked data.
@@ -113,21 +155,33 @@ fn node(record: Value, base: &str, collection: &str, class: &str) -> Value {
     let Value::Object(fields) = record else {
         return record;
     };
-    let mut node = Map::new();
+    let mut linked = Map::new();
     if let Some(id) = fields.get("id").and_then(Value::as_i64) {
-        node.insert("@id".into(), iri(base, collection, id).into());
+        linked.insert("@id".into(), iri(base, collection, id).into());
     }
-    node.insert("@type".into(), class.into());
+    linked.insert("@type".into(), class.into());
     if collection == "plans" {
         if let Some(code) = fields.get("municipality_code_5digit").and_then(Value::as_str) {
-            node.insert(
-                "spatial".into(),
-                format!("http://data.e-stat.go.jp/lod/sac/C{code}").into(),
-            );
+            linked.insert("spatial".into(), crate::catalog::area_iri_of(code).into());
         }
     }
-    node.extend(fields);
-    Value::Object(node)
+    for (key, value) in fields {
+        // Records nested in a record (a goal's measures, a department's divisions) are nodes too.
+        let nested = match (class_of(&key), value) {
+            (Some(class), Value::Array(items)) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|item| match item.get("id") {
+                        Some(_) => node(item, base, &key, class),
+                        None => item,
+                    })
+                    .collect(),
+            ),
+            (_, value) => value,
+        };
+        linked.insert(key, nested);
+    }
+    Value::Object(linked)
 }
 
 fn with_context(base: &str, mut document: Map<String, Value>) -> Value {
@@ -158,6 +212,7 @@ pub fn collection(page: Value, base: &str, address: &str, collection: &str) -> V
     }
     let mut document = Map::new();
     document.insert("@id".into(), format!("{base}{address}").into());
+    document.insert("@type".into(), "Collection".into());
     document.append(&mut page);
     with_context(base, document)
 }

@@ -281,6 +281,17 @@ await check('a KPI page: chart with a text alternative, results, commentary, rev
   await axe('a KPI page without a measured result');
 });
 
+await check('the vocabulary of the JSON-LD: an anchor for every field of a KPI, accessibly', async () => {
+  await visit('/vocab');
+  const kpi = (await api('GET', `/api/v1/kpis/${revised.id}`, undefined, { Accept: 'application/ld+json' })).json;
+  const anchors = new Set(await page.$$eval('[id]', (nodes) => nodes.map((node) => node.id)));
+  const missing = Object.keys(kpi).filter((key) => !key.startsWith('@') && !anchors.has(key));
+  assert.deepEqual(missing, [], 'every field has its term on /vocab');
+  assert.ok(anchors.has(kpi['@type']), `the class ${kpi['@type']} is there`);
+  await axe('the vocabulary page');
+  await screenshot('vocab');
+});
+
 await check('an unknown page says so, accessibly', async () => {
   await visit('/plans/999', 404);
   assert.ok((await page.textContent('h1')).includes('見つかりません'));

@@ -76,19 +76,13 @@ pub async fn json_ld(db: web::Data<Database>, request: HttpRequest) -> Result<Ht
 #[get("/catalog")]
 pub async fn negotiate(request: HttpRequest) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(request.query_string())?.finish()?;
-    let accept = request
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|accept| accept.to_str().ok())
-        .unwrap_or_default();
-    let position = |media: &str| accept.find(media).unwrap_or(usize::MAX);
-    let target = if position("application/ld+json") < position("text/turtle") {
-        "/catalog.jsonld"
-    } else {
-        "/catalog.ttl"
+    let [turtle_path, json_ld_path] = SERIALISATIONS;
+    let target = match crate::linked_data::preferred(&request, &["text/turtle", crate::linked_data::MEDIA_TYPE]) {
+        Some(crate::linked_data::MEDIA_TYPE) => json_ld_path,
+        _ => turtle_path,
     };
     Ok(HttpResponse::SeeOther()
-        .insert_header((header::LOCATION, target))
+        .insert_header((header::LOCATION, format!("{}{target}", super::base_url(&request))))
         .insert_header((header::VARY, "Accept"))
         .finish())
 }

@@ -174,6 +174,7 @@ pub struct AuditParams {
 #[get("/audit")]
 pub async fn audit(db: web::Data<Database>, caller: Writer, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
+    caller.require_every_plan()?;
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = AuditFilter {
         resource: params.text("resource")?,

@@ -292,6 +292,8 @@ pub fn base_url(request: &HttpRequest) -> String {
                 && host
                     .bytes()
                     .all(|byte| byte.is_ascii_alphanumeric() || b".-:[]".contains(&byte))
+                // A host and port as a URL has them (`x:y` or `]` is none): the address becomes IRIs.
+                && url::Url::parse(&format!("http://{host}/")).is_ok_and(|url| url.host().is_some())
         })
         .unwrap_or("localhost");
     format!("http://{host}")

@@ -59,6 +59,18 @@ pub fn etag_of(body: &[u8]) -> String {
     format!("\"{hex}\"")
 }
 
+/// The ETag of a record's JSON-LD: its JSON's, marked, so that either representation's tag,
+/// sent back in `If-Match`, names the same state of the record.
+pub fn linked_etag_of(json_body: &[u8]) -> String {
+    let etag = etag_of(json_body);
+    format!("{}-ld\"", etag.trim_end_matches('"'))
+}
+
+/// Whether `If-Match` names the record's current state, by the tag of its JSON or its JSON-LD.
+fn matches_record(condition: &str, json_body: &[u8]) -> bool {
+    matches(condition, &etag_of(json_body)) || matches(condition, &linked_etag_of(json_body))
+}
+
 /// Whether an `If-Match` / `If-None-Match` value names this tag (strong comparison; `*` matches).
 pub fn matches(condition: &str, etag: &str) -> bool {
     condition.split(',').map(str::trim).any(|tag| tag == "*" || tag == etag)
@@ -69,18 +81,23 @@ pub async fn get_one<R: Record>(db: &Database, request: &HttpRequest, id: i64) -
     let view = db.run(move |conn| R::load(conn, id)).await?;
     let base = super::base_url(request);
     let collection = R::PATH.trim_start_matches(super::API_BASE).trim_start_matches('/');
-    let (body, media_type) = match linked_data::class_of(collection).filter(|_| linked_data::wanted(request)) {
+    let json = to_json(&view)?;
+    let (body, etag, media_type) = match linked_data::class_of(collection).filter(|_| linked_data::wanted(request)) {
         Some(class) => {
             let value = serde_json::to_value(&view).map_err(|error| ApiError::Internal(error.to_string()))?;
             (
                 to_json(&linked_data::record(value, &base, collection, class))?,
+                linked_etag_of(&json),
                 linked_data::MEDIA_TYPE,
             )
         }
-        None => (to_json(&view)?, "application/json"),
+        None => {
+            let etag = etag_of(&json);
+            (json, etag, "application/json")
+        }
     };
     Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag_of(&body)))
+        .insert_header((header::ETAG, etag))
         .insert_header((
             header::LINK,
             format!("<{}>; rel=\"canonical\"", linked_data::iri(&base, collection, id)),
@@ -144,6 +161,17 @@ impl Writer {
 
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         self.principal.require(scope)
+    }
+
+    /// Refuses a token limited to some plans: for what spans every plan (the audit record).
+    pub fn require_every_plan(&self) -> Result<(), ApiError> {
+        if self.principal.plans.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(
+                "this token is limited to some plans, and the audit record spans every plan".into(),
+            ))
+        }
     }
 
     /// The token's subject.
@@ -442,7 +470,7 @@ pub async fn change<R: Record>(
         .write(move |conn| {
             let before = R::load(conn, id)?;
             let before_json = to_json(&before)?;
-            if !matches(&condition, &etag_of(&before_json)) {
+            if !matches_record(&condition, &before_json) {
                 return Err(ApiError::PreconditionFailed);
             }
             writer.check_plan(conn, R::plan_of(&before))?;
@@ -465,7 +493,7 @@ pub async fn delete<R: Record>(db: &Database, writer: Writer, id: i64) -> Result
     db.write(move |conn| {
         let before = R::load(conn, id)?;
         let before_json = to_json(&before)?;
-        if !matches(&condition, &etag_of(&before_json)) {
+        if !matches_record(&condition, &before_json) {
             return Err(ApiError::PreconditionFailed);
         }
         writer.check_plan(conn, R::plan_of(&before))?;

@@ -150,7 +150,16 @@ impl ClaimRules {
             }
         }
         let department = self.department(claims, scopes.contains(&Scope::Admin))?;
+        let admin = scopes.contains(&Scope::Admin);
         let plans = match claims.pointer(&self.plan_claim) {
+            // Where the deployment maps plan claims, a writer's token must carry one: its absence
+            // (a user without the attribute, an app-only token) limits to nothing, not to everything.
+            None if !self.plan_map.is_empty() && !admin => {
+                return Err(ApiError::Forbidden(format!(
+                    "the token has no plan claim {} (JWT_PLAN_MAP is set, so every writer needs one)",
+                    self.plan_claim
+                )))
+            }
             None => Vec::new(),
             Some(value) => {
                 let limits: Vec<PlanLimit> = plan_values(value)
@@ -184,6 +193,26 @@ impl ClaimRules {
     /// service knows (or several) limits a non-admin to nothing rather than to everything.
     fn department(&self, claims: &Value, admin: bool) -> Result<Option<i64>, ApiError> {
         let Some(value) = claims.pointer(&self.dept_claim) else {
+            // Entra ID leaves `groups` out when a user is in too many, naming it in `_claim_names`.
+            let claim_name = self.dept_claim.rsplit('/').next().unwrap_or_default();
+            if claims
+                .pointer("/_claim_names")
+                .and_then(|names| names.get(claim_name))
+                .is_some()
+            {
+                return Err(ApiError::Forbidden(format!(
+                    "the identity provider left the department claim {} out of the token (group overage); \
+                     map an app role or a smaller set of groups",
+                    self.dept_claim
+                )));
+            }
+            // Where the deployment maps department claims, a writer without one reaches nothing.
+            if !self.dept_map.is_empty() && !admin {
+                return Err(ApiError::Forbidden(format!(
+                    "the token has no department claim {} (JWT_DEPT_MAP is set, so every writer needs one)",
+                    self.dept_claim
+                )));
+            }
             return Ok(None);
         };
         let departments: BTreeSet<i64> = values_of(value)
@@ -263,7 +292,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rules(scope_map: Option<&str>, dept_map: Option<&str>) -> ClaimRules {
+    fn rules(scope_map: Option<&str>, dept_map: Option<&str>, plan_map: Option<&str>) -> ClaimRules {
         ClaimRules::from_settings(&ClaimSettings {
             scope_claims: "/scope,/scp,/roles,/realm_access/roles,/resource_access/strategy-api/roles",
             scope_map,
@@ -271,7 +300,7 @@ mod tests {
             dept_claim: "/groups",
             dept_map,
             plan_claim: "/plan",
-            plan_map: Some(r#"{"city-a": "atsugi-2", "seven": 7}"#),
+            plan_map,
         })
         .unwrap()
     }
@@ -280,6 +309,7 @@ mod tests {
     fn entra_scopes_and_roles_map_to_the_services_scopes() {
         let rules = rules(
             Some(r#"{"Strategy.Write": ["kpis:write"], "Strategy.Admin": ["admin"]}"#),
+            None,
             None,
         );
         let principal = rules
@@ -298,37 +328,53 @@ mod tests {
 
     #[test]
     fn departments_and_plans_are_mapped_and_fail_closed() {
-        let rules = rules(None, Some(r#"{"grp-planning": 3}"#));
-        let base = json!({"iss": "i", "sub": "s", "jti": "j", "scope": "projects:write"});
-        let with = |extra: Value| {
+        let rules = rules(
+            None,
+            Some(r#"{"grp-planning": 3}"#),
+            Some(r#"{"city-a": "atsugi-2", "seven": 7}"#),
+        );
+        let base = json!({"iss": "i", "sub": "s", "jti": "j", "scope": "projects:write", "groups": ["grp-planning"], "plan": "city-a"});
+        let with = |extra: Value, without: &[&str]| {
             let mut claims = base.clone();
-            claims
-                .as_object_mut()
-                .unwrap()
-                .extend(extra.as_object().unwrap().clone());
+            let fields = claims.as_object_mut().unwrap();
+            fields.extend(extra.as_object().unwrap().clone());
+            for name in without {
+                fields.remove(*name);
+            }
             rules.principal(&claims)
         };
+        let forbidden = |result: Result<Principal, ApiError>| matches!(result, Err(ApiError::Forbidden(_)));
         assert_eq!(
-            with(json!({"groups": ["x", "grp-planning"]})).unwrap().department,
+            with(json!({"groups": ["x", "grp-planning"]}), &[]).unwrap().department,
             Some(3)
         );
-        assert!(matches!(with(json!({"groups": ["x"]})), Err(ApiError::Forbidden(_))));
-        assert!(matches!(
-            with(json!({"groups": ["grp-planning", 4]})),
-            Err(ApiError::Forbidden(_))
-        ));
+        assert!(forbidden(with(json!({"groups": ["x"]}), &[])));
+        assert!(forbidden(with(json!({"groups": ["grp-planning", 4]}), &[])));
         assert_eq!(
-            with(json!({"plan": "city-a"})).unwrap().plans,
+            with(json!({}), &[]).unwrap().plans,
             vec![PlanLimit::Code("atsugi-2".into())]
         );
-        assert_eq!(with(json!({"plan": "seven"})).unwrap().plans, vec![PlanLimit::Id(7)]);
-        assert_eq!(with(json!({"plan": 2})).unwrap().plans, vec![PlanLimit::Id(2)]);
-        assert!(matches!(with(json!({"plan": []})), Err(ApiError::Forbidden(_))));
+        assert_eq!(
+            with(json!({"plan": "seven"}), &[]).unwrap().plans,
+            vec![PlanLimit::Id(7)]
+        );
+        assert_eq!(with(json!({"plan": 2}), &[]).unwrap().plans, vec![PlanLimit::Id(2)]);
+        assert!(forbidden(with(json!({"plan": []}), &[])));
+        // With the claims mapped, a writer whose token lacks one reaches nothing (a user without
+        // the attribute, an app-only token, Entra's group overage); an admin keeps its reach.
+        assert!(forbidden(with(json!({}), &["groups"])));
+        assert!(forbidden(with(json!({}), &["plan"])));
+        assert!(forbidden(with(
+            json!({"_claim_names": {"groups": "src1"}, "scope": "admin"}),
+            &["groups"]
+        )));
+        let admin = with(json!({"scope": "admin"}), &["groups", "plan"]).unwrap();
+        assert_eq!((admin.department, admin.plans), (None, vec![]));
     }
 
     #[test]
     fn a_token_without_an_id_is_refused() {
-        let refusal = rules(None, None)
+        let refusal = rules(None, None, None)
             .principal(&json!({"iss": "i", "sub": "s", "scope": "admin"}))
             .unwrap_err();
         assert!(

@@ -140,10 +140,10 @@ impl IdentityKeys {
     }
 
     /// A token named a key that is not there: fetch the set again now, unless a fetch ran within the
-    /// cooldown. Requests arriving meanwhile wait for the same fetch. True when one finished.
-    pub async fn refresh(&self) -> bool {
+    /// cooldown. Requests arriving meanwhile wait for the same fetch (or its timeout).
+    pub async fn refresh(&self) {
         if matches!(self.shared.source, KeySource::File(_)) {
-            return false;
+            return;
         }
         let mut fetched = self.shared.fetched.subscribe();
         {
@@ -153,14 +153,15 @@ impl IdentityKeys {
                     .last_attempt
                     .is_some_and(|at| at.elapsed() < self.shared.settings.cooldown);
                 if cooling {
-                    return false;
+                    return;
                 }
                 control.requested = true;
                 self.shared.wake.notify_all();
             }
         }
         let wait = self.shared.settings.timeout + Duration::from_secs(1);
-        matches!(actix_web::rt::time::timeout(wait, fetched.changed()).await, Ok(Ok(())))
+        // Whether it finished or not, the caller reads the keys as they now are.
+        let _ = actix_web::rt::time::timeout(wait, fetched.changed()).await;
     }
 
     pub fn status(&self) -> KeyStatus {

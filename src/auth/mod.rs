@@ -332,7 +332,10 @@ impl Authenticator {
         }
         if let Some(key_set) = &self.key_set {
             let mut keys = key_set.current()?;
-            if matches!(keys.select(&header, &self.algorithms), Selection::Unknown) && key_set.refresh().await {
+            if matches!(keys.select(&header, &self.algorithms), Selection::Unknown) {
+                // Read the keys again even when this request's refresh was refused by the
+                // cooldown: a scheduled fetch may have brought the key in the meantime.
+                key_set.refresh().await;
                 keys = key_set.current()?;
             }
             return match keys.select(&header, &self.algorithms) {

@@ -39,8 +39,25 @@ on_both_backends! {
 
         let problem = assert_problem(app.get("/catalog.ttl?page=2").await, 400).await;
         assert!(problem["detail"].as_str().unwrap().contains("page"), "{problem}");
-        let see_other = app.client.get(app.url("/catalog")).header("Accept", "application/ld+json").send().await.unwrap();
-        assert_eq!(see_other.url().path(), "/catalog.jsonld", "the catalogue's own IRI leads to the JSON-LD");
+        let no_redirects = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+        for (accept, target) in [
+            ("application/ld+json", "/catalog.jsonld"),
+            ("text/turtle;q=0.5, application/ld+json", "/catalog.jsonld"),
+            ("application/ld+json;q=0, */*", "/catalog.ttl"),
+            ("text/*", "/catalog.ttl"),
+        ] {
+            let see_other = no_redirects.get(app.url("/catalog")).header("Accept", accept).send().await.unwrap();
+            assert_eq!(see_other.status(), 303, "{accept}");
+            assert_eq!(see_other.headers()["location"], format!("{PUBLIC}{target}").as_str(), "{accept}");
+        }
+        // A Host that is no host and port falls back rather than breaking the IRIs.
+        let odd_host = reqwest::Client::new();
+        let plain = spawn_tuned_app_on(&seeded_database(backend), |_| {}).await;
+        for host in ["x:y", "]"] {
+            let response = odd_host.get(plain.url("/catalog.ttl")).header("Host", host).send().await.unwrap();
+            assert_eq!(response.status(), 200, "Host: {host}");
+            assert!(response.text().await.unwrap().contains("<http://localhost/catalog#dataset-atsugi-2>"));
+        }
     }
 }
 
@@ -85,6 +102,14 @@ on_both_backends! {
         }
         let turtle = app.get("/catalog.ttl").await.text().await.unwrap();
         assert!(turtle.contains("<mailto:kikaku@city.example.jp>"), "{turtle}");
+        assert!(turtle.contains("<https://www.city.example.jp/contact/>"), "{turtle}");
+        // An address the url crate takes but an IRI may not hold is encoded, never a 500.
+        let odd = json!({"contact_url": "https://www.city.example.jp/a{b}|c^d"});
+        let changed = app.send(Method::PATCH, &path, Some(&admin), Some(&app.etag(&path).await), Some(&odd)).await;
+        assert_eq!(changed.status(), 200);
+        let response = app.get("/catalog.ttl").await;
+        assert_eq!(response.status(), 200);
+        assert!(response.text().await.unwrap().contains("<https://www.city.example.jp/a%7Bb%7D%7Cc%5Ed>"));
         assert!(turtle.contains("\"厚木市の総合戦略のKPIと事業。\"@ja"));
         let export = app.json(&format!("/api/v1/plans/{plan_id}/export")).await;
         assert_eq!(export["plan"]["keywords"], json!(["KPI", "厚木市"]), "the export keeps them for an import");
@@ -111,7 +136,8 @@ on_both_backends! {
 
         let linked = app.client.get(app.url(&path)).header("Accept", "application/ld+json").send().await.unwrap();
         assert_eq!(linked.headers()["content-type"], "application/ld+json");
-        assert_ne!(linked.headers()["etag"], plain_etag, "another representation, another validator");
+        let linked_etag = linked.headers()["etag"].to_str().unwrap().to_string();
+        assert_ne!(linked_etag, plain_etag, "another representation, another validator");
         let linked: Value = linked.json().await.unwrap();
         assert_eq!(linked["@context"], format!("{PUBLIC}/api/v1/context.jsonld"));
         assert_eq!(linked["@id"], iri);
@@ -135,6 +161,14 @@ on_both_backends! {
         assert!(items.iter().all(|item| item["@id"] == format!("{PUBLIC}/api/v1/kpis/{}", item["id"]) && item["@type"] == "Kpi"));
         let json_first = app.get("/api/v1/kpis?limit=2").await.headers()["content-type"].clone();
         assert_eq!(json_first, "application/json", "plain JSON stays the default");
+
+        // Either representation's tag names the record's state for a write.
+        let rename = json!({"name": format!("{}（改）", kpi["name"].as_str().unwrap())});
+        let admin = token(&["admin"], None);
+        let renamed = app.send(Method::PATCH, &path, Some(&admin), Some(&linked_etag), Some(&rename)).await;
+        assert_eq!(renamed.status(), 200, "PATCH under the JSON-LD's ETag");
+        let stale = app.send(Method::PATCH, &path, Some(&admin), Some(&linked_etag), Some(&rename)).await;
+        assert_problem(stale, 412).await;
 
         let context = app.json("/api/v1/context.jsonld").await;
         assert_eq!(context["@context"]["@vocab"], format!("{PUBLIC}/vocab#"));

@@ -441,6 +441,8 @@ on_both_backends! {
 /// Entra ID's settings as the README gives them.
 const TENANT: &str = "8f3e1b7a-2c4d-4e5f-9a0b-1c2d3e4f5a6b";
 const CLIENT_ID: &str = "6b9a2f1e-3d4c-4b5a-8f7e-0a1b2c3d4e5f";
+/// The Entra group mapped to department 3 (`JWT_DEPT_MAP`), which every writer's token carries.
+const PLANNING_GROUP: &str = "0b7c3a52-1111-4e6f-9abc-000000000003";
 
 fn entra_settings(config: &mut Config) {
     config.jwt_issuer = format!("https://login.microsoftonline.com/{TENANT}/v2.0,https://sts.windows.net/{TENANT}/");
@@ -482,6 +484,7 @@ fn entra_token_and_id(version: u8, extra: Value) -> (String, String) {
         "oid": "f3b1c2d4-0000-4000-8000-00000000beef",
         "ver": if version == 1 { "1.0" } else { "2.0" },
         "azp": "11111111-2222-3333-4444-555555555555",
+        "groups": [PLANNING_GROUP],
     }));
     for (key, value) in extra.as_object().unwrap() {
         if value.is_null() {
@@ -517,9 +520,18 @@ on_both_backends! {
         let problem = assert_problem(response, 401).await;
         assert!(problem["detail"].as_str().unwrap().contains("/uti"), "{problem}");
 
-        // A department from a group; a revoked uti, keyed by its issuer.
-        let grouped = entra_token(2, json!({"scp": "Strategy.Write", "groups": ["0b7c3a52-1111-4e6f-9abc-000000000003"]}));
+        // A department from a group; with departments mapped, a writer's token without the group
+        // claim (a user without the group, Entra's group overage) reaches nothing.
+        let grouped = entra_token(2, json!({"scp": "Strategy.Write", "groups": [PLANNING_GROUP]}));
         assert_eq!(probe(&app, KPI, &grouped).await.0, 428);
+        let (status, body) = probe(&app, KPI, &entra_token(2, json!({"scp": "Strategy.Write", "groups": null}))).await;
+        assert_eq!(status, 403, "no group claim: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("JWT_DEPT_MAP"), "{body}");
+        let overage = entra_token(2, json!({"scp": "Strategy.Write", "groups": null, "_claim_names": {"groups": "src1"}}));
+        let (status, body) = probe(&app, KPI, &overage).await;
+        assert_eq!(status, 403, "group overage: {body}");
+        assert!(body["detail"].as_str().unwrap().contains("overage"), "{body}");
+        // A revoked uti, keyed by its issuer.
         let (revoked, uti) = entra_token_and_id(2, json!({"scp": "Strategy.Write"}));
         let v2 = format!("https://login.microsoftonline.com/{TENANT}/v2.0");
         strategy_api::db::Database::new(&url, 2, Duration::from_secs(10))
@@ -627,5 +639,9 @@ on_both_backends! {
             .send(Method::PATCH, GOAL, Some(&issue("ebina-2")), Some(&goal_etag), Some(&json!({"name": "x"})))
             .await;
         assert_problem(response, 403).await;
+        // The audit record spans every plan: a plan-limited admin does not read it.
+        let audit = app.send(Method::GET, "/api/v1/audit", Some(&issue("atsugi-2")), None, None).await;
+        let problem = assert_problem(audit, 403).await;
+        assert!(problem["detail"].as_str().unwrap().contains("every plan"), "{problem}");
     }
 }
