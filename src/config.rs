@@ -154,6 +154,14 @@ pub struct Config {
     #[arg(long, env = "SHUTDOWN_GRACE_SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(0..=300), global = true)]
     pub shutdown_grace_secs: u64,
 
+    /// Change streams (`/api/v1/changes/stream`) one instance holds open at once; more answer 503.
+    #[arg(long, env = "STREAM_MAX_CLIENTS", default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..=100_000), global = true)]
+    pub stream_max_clients: u64,
+
+    /// Seconds between the heartbeat comments of an idle change stream (proxies keep it open).
+    #[arg(long, env = "STREAM_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
+    pub stream_heartbeat_secs: u64,
+
     /// Writes per second from one client address (bursts of twice that); 0 turns the limit off.
     #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
     pub write_rate_limit: u32,

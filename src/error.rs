@@ -61,6 +61,9 @@ pub enum ApiError {
     BodyTimedOut(u64),
     #[error("the database is unavailable")]
     Unavailable(String),
+    /// This instance holds as many long-lived responses (change streams) as it may.
+    #[error("{0}")]
+    Busy(String),
     /// The identity provider's keys cannot be used now (not loaded yet, or too long unrefreshed).
     #[error("{0}; writes resume once they load")]
     KeysUnavailable(String),
@@ -243,7 +246,7 @@ impl ResponseError for ApiError {
             ApiError::HeadersTooLarge(_) => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::BodyTimedOut(_) => StatusCode::REQUEST_TIMEOUT,
-            ApiError::Unavailable(_) | ApiError::TimedOut(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::TimedOut(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -263,7 +266,7 @@ impl ResponseError for ApiError {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
             }
-            ApiError::Unavailable(_) | ApiError::TimedOut(_) | ApiError::KeysUnavailable(_) => {
+            ApiError::Unavailable(_) | ApiError::TimedOut(_) | ApiError::KeysUnavailable(_) | ApiError::Busy(_) => {
                 response
                     .headers_mut()
                     .insert(header::RETRY_AFTER, header::HeaderValue::from_static("5"));
@@ -375,7 +378,7 @@ pub mod responses {
         PreconditionRequired = "`If-Match` with the record's current ETag is required.",
         TooManyRequests = "Too many requests from this client (writes, and reads when so configured); retry after `Retry-After` seconds.",
         RequestHeaderFieldsTooLarge = "The request headers are larger than the service accepts.",
-        ServiceUnavailable = "The database is unavailable or the request took too long (retry after `Retry-After` seconds), or, for a write, this instance has no token key configured or cannot use its identity provider's keys now.",
+        ServiceUnavailable = "The database is unavailable or the request took too long (retry after `Retry-After` seconds), this instance holds as many change streams as it may, or, for a write, this instance has no token key configured or cannot use its identity provider's keys now.",
     }
 }
 

@@ -4,6 +4,7 @@ pub mod api;
 pub mod auth;
 pub mod cache;
 pub mod catalog;
+pub mod change_stream;
 pub mod config;
 pub mod data_package;
 pub mod dataset;

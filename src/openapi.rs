@@ -283,8 +283,9 @@ fn with_sort_fields(operation: &mut Operation) {
     }
 }
 
-/// Streamed answers, which the conditional-GET middleware passes on untouched.
-const STREAMED: &[&str] = &["exportPlan", "exportPlanZip"];
+/// Streamed answers, which the conditional-GET middleware passes on untouched (the change
+/// stream never ends, so it has no ETag at all).
+pub const STREAMED: &[&str] = &["exportPlan", "exportPlanZip", "listChangesLive"];
 
 /// What the conditional-GET middleware (`middleware::conditional_get`) does for every other API
 /// read: `If-None-Match` with the answer's ETag (or `If-Modified-Since`) is a 304 without a body.

@@ -12,6 +12,7 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::auth::Authenticator;
 use crate::cache::ResponseCache;
+use crate::change_stream::ChangeStreams;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
@@ -21,6 +22,7 @@ use crate::{api, openapi, pages};
 pub struct Application {
     server: Server,
     port: u16,
+    streams: web::Data<ChangeStreams>,
 }
 
 impl Application {
@@ -46,7 +48,13 @@ impl Application {
             serde_json::to_vec(&plan_schema).map_err(std::io::Error::other)?,
         )));
         drop(document);
+        let streams = web::Data::new(ChangeStreams::start(
+            database.clone(),
+            usize::try_from(config.stream_max_clients).unwrap_or(usize::MAX),
+            Duration::from_secs(config.stream_heartbeat_secs),
+        ));
         let database = web::Data::new(database);
+        let served_streams = streams.clone();
         let cache_policy = web::Data::new(CachePolicy {
             max_age_secs: config.cache_max_age_secs,
         });
@@ -67,6 +75,7 @@ impl Application {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
                 .wrap(Compress::default())
                 .app_data(database.clone())
+                .app_data(served_streams.clone())
                 .app_data(routes.clone())
                 .app_data(cache_policy.clone())
                 .app_data(response_cache.clone())
@@ -114,11 +123,17 @@ impl Application {
         Ok(Application {
             server: server.run(),
             port,
+            streams,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// This instance's change streams: `main` closes them when the process is told to stop.
+    pub fn change_streams(&self) -> web::Data<ChangeStreams> {
+        self.streams.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -201,4 +216,19 @@ fn problem_for_framework_error<B>(response: ServiceResponse<B>) -> actix_web::Re
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, problem).map_into_right_body(),
     ))
+}
+
+/// Resolves on SIGTERM or SIGINT, which actix-web answers by finishing what is in flight; what
+/// never finishes by itself (a change stream) is closed by the caller then.
+pub async fn stop_signal() {
+    let interrupt = Box::pin(actix_web::rt::signal::ctrl_c());
+    #[cfg(unix)]
+    {
+        use actix_web::rt::signal::unix::{signal, SignalKind};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            futures_util::future::select(interrupt, Box::pin(terminate.recv())).await;
+            return;
+        }
+    }
+    let _ = interrupt.await;
 }

@@ -94,6 +94,61 @@ pub async fn changes(db: web::Data<Database>, request: HttpRequest) -> Result<we
     }))
 }
 
+/// Where a change stream starts.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamParams {
+    /// The last cursor already processed (0, the default, starts from the beginning); a
+    /// `Last-Event-ID` header, as a reconnecting EventSource sends it, takes its place.
+    #[param(inline)]
+    pub since: Option<crate::api::query::documented::Cursor>,
+}
+
+/// The change feed as it happens (Server-Sent Events): every change after the cursor, then each new
+/// one as it commits on any instance, as `id: <cursor>`, `event: change`, `data: <the feed's item>`;
+/// a `: heartbeat` comment every `STREAM_HEARTBEAT_SECS` (15) while idle; `event: shutdown` before
+/// the server closes it. Reconnect with `Last-Event-ID` to resume without a gap.
+#[utoipa::path(
+    operation_id = "listChangesLive",
+    tag = "changes",
+    params(
+        StreamParams,
+        ("Last-Event-ID" = Option<i64>, Header, description = "The cursor of the last event received: resume after it (instead of `since`)", minimum = 0),
+    ),
+    responses(
+        (status = 200, description = "An event stream of changes", content_type = "text/event-stream", body = String),
+        (status = 503, response = crate::error::responses::ServiceUnavailable),
+        ListErrors,
+    )
+)]
+#[get("/changes/stream")]
+pub async fn stream(
+    db: web::Data<Database>,
+    streams: web::Data<crate::change_stream::ChangeStreams>,
+    request: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(request.query_string())?;
+    let since = params.bounded("since", 0, i64::MAX)?.unwrap_or(0);
+    params.finish()?;
+    let since = match request.headers().get("last-event-id") {
+        None => since,
+        Some(value) => value
+            .to_str()
+            .ok()
+            .and_then(|text| text.trim().parse::<i64>().ok())
+            .filter(|cursor| *cursor >= 0)
+            .ok_or_else(|| ApiError::bad_request("Last-Event-ID", "must be a cursor: a whole number from 0"))?,
+    };
+    let events = streams.open(db.get_ref().clone(), since)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/event-stream")
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        // Each event as it is written: neither compressed nor held by a proxy.
+        .insert_header((actix_web::http::header::CONTENT_ENCODING, "identity"))
+        .insert_header(("X-Accel-Buffering", "no"))
+        .streaming(events))
+}
+
 /// One audited write, with the record before and after.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditRecord {

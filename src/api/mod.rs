@@ -112,6 +112,7 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(progress::initiative)
                 .service(progress::department)
                 .service(changes::changes)
+                .service(changes::stream)
                 .service(changes::audit),
         );
 }

@@ -1043,3 +1043,36 @@ async fn a_full_disk_refuses_writes_with_503_and_reads_go_on() {
     .await;
     drop(filesystem);
 }
+
+/// A change stream never ends by itself: on SIGTERM it is told `event: shutdown` and closed, so the
+/// service stops at once rather than after the whole grace period.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_closes_change_streams_cleanly() {
+    bounded(Duration::from_secs(120), "the stream shutdown test", async {
+        let database = fresh_database(Backend::Sqlite);
+        let log = PathBuf::from(format!("{database}.log"));
+        let client = reqwest::Client::new();
+        let mut service = Service::start(&database, &log);
+        service.wait_ready(&client).await;
+        let mut stream = client
+            .get(service.url("/api/v1/changes/stream?since=0"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 200);
+        let signalled = Instant::now();
+        service.terminate();
+        let mut text = String::new();
+        while let Some(chunk) = stream.chunk().await.expect("the stream ends cleanly") {
+            text.push_str(&String::from_utf8_lossy(&chunk));
+        }
+        assert!(text.ends_with("event: shutdown\ndata: {}\n\n"), "{text:?}");
+        let (status, took) = service.wait_exit(signalled, Duration::from_secs(GRACE_SECS + 10)).await;
+        assert!(status.success(), "{status}:\n{}", service.log_tail());
+        assert!(
+            took < Duration::from_secs(GRACE_SECS - 2),
+            "stopped in {took:?}, not at the end of the grace period"
+        );
+    })
+    .await;
+}

@@ -32,4 +32,5 @@ mod revisions;
 mod scale;
 mod seeding;
 mod sorting;
+mod streams;
 mod writes;
