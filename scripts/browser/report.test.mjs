@@ -292,6 +292,25 @@ await check('the vocabulary of the JSON-LD: an anchor for every field of a KPI, 
   await screenshot('vocab');
 });
 
+await check("the change stream in the browser's own EventSource: a result recorded now arrives, named by its cursor", async () => {
+  await visit('/vocab');
+  const since = (await get('/api/v1/changes?limit=1')).latest_cursor;
+  const arrived = page.evaluate((since) => new Promise((resolve, reject) => {
+    const source = new EventSource(`/api/v1/changes/stream?since=${since}`);
+    const timer = setTimeout(() => { source.close(); reject(new Error('no change within 10 s')); }, 10000);
+    source.addEventListener('change', (event) => {
+      clearTimeout(timer);
+      source.close();
+      resolve({ lastEventId: event.lastEventId, data: JSON.parse(event.data) });
+    });
+  }), since);
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await api('PUT', `/api/v1/kpis/${unmeasured.id}/results/2023`, { value: unmeasured.target.value_text });
+  const { lastEventId, data } = await arrived;
+  assert.equal(lastEventId, String(since + 1));
+  assert.deepEqual([data.cursor, data.operation], [since + 1, 'create']);
+});
+
 await check('an unknown page says so, accessibly', async () => {
   await visit('/plans/999', 404);
   assert.ok((await page.textContent('h1')).includes('見つかりません'));
