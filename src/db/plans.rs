@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{plans, source_corrections};
+use super::schema::{audit_log, kpis, plans, source_corrections};
 use super::{find_row, load_page, DbConnection, Listing, Page};
 use crate::error::ApiError;
 
@@ -440,7 +440,7 @@ pub fn with_times(conn: &mut DbConnection) -> Result<Vec<(PlanRow, NaiveDateTime
         #[diesel(sql_type = diesel::sql_types::Timestamp)]
         modified: NaiveDateTime,
     }
-    let times: std::collections::HashMap<i64, NaiveDateTime> = diesel::sql_query(
+    let mut times: std::collections::HashMap<i64, NaiveDateTime> = diesel::sql_query(
         "SELECT plan_id, MAX(changed) AS modified FROM ( \
            SELECT id AS plan_id, updated_at AS changed FROM plans \
            UNION ALL SELECT plan_id, updated_at FROM departments \
@@ -459,6 +459,29 @@ pub fn with_times(conn: &mut DbConnection) -> Result<Vec<(PlanRow, NaiveDateTime
     .into_iter()
     .map(|times| (times.plan_id, times.modified))
     .collect();
+    // A deletion changes a plan too, though its row is gone: the audit record keeps what was
+    // deleted, with its plan (a result, with its KPI).
+    let deletions: Vec<(String, Option<String>, NaiveDateTime)> = audit_log::table
+        .filter(audit_log::operation.eq("delete"))
+        .select((audit_log::resource, audit_log::before_json, audit_log::occurred_at))
+        .load(conn)?;
+    for (resource, before, at) in deletions {
+        let before: serde_json::Value = before
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default();
+        let plan = match before["plan_id"].as_i64() {
+            Some(plan) => Some(plan),
+            None if resource == super::results::RESULT_RESOURCE => match before["kpi_id"].as_i64() {
+                Some(kpi) => kpis::table.find(kpi).select(kpis::plan_id).first(conn).optional()?,
+                None => None,
+            },
+            None => None,
+        };
+        if let Some(plan) = plan {
+            let newest = times.entry(plan).or_insert(at);
+            *newest = (*newest).max(at);
+        }
+    }
     let plans: Vec<(PlanRow, NaiveDateTime)> = plans::table
         .order(plans::id)
         .select((PlanRow::as_select(), plans::created_at))

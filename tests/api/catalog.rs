@@ -182,3 +182,41 @@ on_both_backends! {
         assert!(vocabulary.contains("id=\"Kpi\""));
     }
 }
+
+/// The dataset's `dct:modified` in the JSON-LD catalogue.
+async fn dataset_modified(app: &crate::helpers::TestApp) -> String {
+    let document = app.json("/catalog.jsonld").await;
+    let dataset = document["@graph"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|node| node["@id"].as_str().is_some_and(|id| id.ends_with("#dataset-atsugi-2")))
+        .expect("the dataset")
+        .clone();
+    dataset["http://purl.org/dc/terms/modified"][0]["@value"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+on_both_backends! {
+    /// A harvester re-reads a dataset when its `dct:modified` moves: a new result moves it, and so
+    /// does deleting that result, though nothing of it is left in the plan's tables.
+    async fn a_deletion_moves_the_datasets_modified_time(backend) {
+        let app = spawn_tuned_app_on(&seeded_database(backend), |_| {}).await;
+        let admin = token(&["admin"], None);
+        let before = dataset_modified(&app).await;
+        // The catalogue gives times to the second.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let path = "/api/v1/kpis/1/results/2023";
+        let created = app.send(Method::PUT, path, Some(&admin), None, Some(&json!({"value": "25"}))).await;
+        assert_eq!(created.status(), 201);
+        let recorded = dataset_modified(&app).await;
+        assert!(recorded > before, "{recorded} after {before}");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        let deleted = app.send(Method::DELETE, path, Some(&admin), Some(&app.etag(path).await), None).await;
+        assert_eq!(deleted.status(), 204);
+        let after = dataset_modified(&app).await;
+        assert!(after > recorded, "{after} after {recorded}");
+    }
+}
