@@ -36,31 +36,27 @@ impl Events {
     /// Reads until `count` change events have arrived (or fails after 10 s): their ids and data.
     async fn changes(&mut self, count: usize) -> Vec<(i64, Value)> {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let events = self.parsed();
-            if events.len() >= count {
-                return events;
-            }
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("{count} events within 10 s; so far: {:?}", self.text))
-                .expect("the stream goes on")
-                .expect("the stream is not closed");
-            self.text.push_str(&String::from_utf8_lossy(&chunk));
+        while self.parsed().len() < count {
+            self.read_more(deadline, &format!("{count} events")).await;
         }
+        self.parsed()
     }
 
     /// Reads until `needle` has arrived (or fails after 10 s).
     async fn until(&mut self, needle: &str) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
         while !self.text.contains(needle) {
-            let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
-                .await
-                .unwrap_or_else(|_| panic!("{needle:?} within 10 s; so far: {:?}", self.text))
-                .expect("the stream goes on")
-                .expect("the stream is not closed");
-            self.text.push_str(&String::from_utf8_lossy(&chunk));
+            self.read_more(deadline, &format!("{needle:?}")).await;
         }
+    }
+
+    async fn read_more(&mut self, deadline: tokio::time::Instant, awaited: &str) {
+        let chunk = tokio::time::timeout_at(deadline, self.response.chunk())
+            .await
+            .unwrap_or_else(|_| panic!("{awaited} within 10 s; so far: {:?}", self.text))
+            .expect("the stream goes on")
+            .expect("the stream is not closed");
+        self.text.push_str(&String::from_utf8_lossy(&chunk));
     }
 
     fn parsed(&self) -> Vec<(i64, Value)> {
