@@ -164,3 +164,45 @@ on_both_backends! {
         }
     }
 }
+
+/// On Postgres the streams of every instance are woken by `LISTEN/NOTIFY`: a committed write
+/// notifies a listener, and a write that is refused (and so rolled back) does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn committed_writes_notify_postgres_listeners_and_refused_ones_do_not() {
+    use diesel::{Connection, RunQueryDsl};
+    if crate::helpers::postgres_server_url().is_none() {
+        eprintln!("skipped: no Postgres server (TEST_POSTGRES_URL)");
+        return;
+    }
+    let url = seeded_database(crate::helpers::Backend::Postgres);
+    let app = spawn_tuned_app_on(&url, |_| {}).await;
+    let mut listener = diesel::PgConnection::establish(&url).unwrap();
+    diesel::sql_query(format!("LISTEN {}", strategy_api::db::write::CHANGES_CHANNEL))
+        .execute(&mut listener)
+        .unwrap();
+    let mut count = move || listener.notifications_iter().filter(Result::is_ok).count();
+
+    let stale = app
+        .send(
+            Method::PATCH,
+            "/api/v1/kpis/3",
+            Some(&token(&["admin"], None)),
+            Some("\"0000\""),
+            Some(&json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(stale.status(), 412);
+    rename(&app, "/api/v1/kpis/3", "通知の確認").await;
+    let mut notified = 0;
+    for _ in 0..50 {
+        notified += count();
+        if notified > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Anything else would have come by now: the refused write's transaction ended before.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    notified += count();
+    assert_eq!(notified, 1, "one notification, for the committed write only");
+}
