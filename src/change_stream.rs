@@ -1,10 +1,11 @@
 //! The change feed, pushed: `GET /api/v1/changes/stream` as Server-Sent Events. The feed (the
 //! audit log, whose ids are a gap-free cursor in commit order) stays the truth: a stream reads it
 //! from its cursor, so a client resuming with `Last-Event-ID` misses nothing and sees nothing twice.
-//! What wakes the streams is one watcher per instance, while any stream is open: on Postgres it
-//! listens for the notification every committed write sends (`LISTEN/NOTIFY`, a wake-up only) and
-//! reads the newest cursor then, and at least every few seconds; on SQLite it reads the newest
-//! cursor twice a second. A write on any instance sharing the database reaches every stream.
+//! What wakes the streams is one watcher per instance that reads the newest cursor twice a second
+//! while any stream is open: a write on any instance sharing the database reaches every stream.
+//! (Postgres `LISTEN/NOTIFY` would wake them sooner, but a thread that sits in libpq's TLS reads
+//! when the process exits can crash it on the way out, as the test binary did; the shared read,
+//! two cheap queries a second per instance, is exact all the same, since the feed is the truth.)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
@@ -19,13 +20,8 @@ use crate::db::write::{self, AuditRow};
 use crate::db::Database;
 use crate::error::ApiError;
 
-/// How often the watcher reads the newest cursor while streams are open (SQLite), or looks for
-/// notifications (Postgres).
+/// How often the watcher reads the newest cursor while streams are open.
 const WATCH_INTERVAL: Duration = Duration::from_millis(500);
-const NOTIFICATION_INTERVAL: Duration = Duration::from_millis(50);
-/// On Postgres, the newest cursor is read this often even without a notification (one lost while
-/// the listening connection was re-established).
-const READ_AT_LEAST_EVERY: Duration = Duration::from_secs(5);
 
 /// Changes read from the feed per round trip.
 const BATCH: i64 = 500;
@@ -82,6 +78,7 @@ impl ChangeStreams {
         }
         let state = StreamState {
             since,
+            read_once: false,
             latest: self.inner.latest.subscribe(),
             shutdown: self.inner.shutdown.subscribe(),
             heartbeat: self.inner.heartbeat,
@@ -104,6 +101,8 @@ impl Drop for Slot {
 
 struct StreamState {
     since: i64,
+    /// Whether the feed has been read once: after that, only when the watcher saw a newer cursor.
+    read_once: bool,
     latest: watch::Receiver<i64>,
     shutdown: watch::Receiver<bool>,
     heartbeat: Duration,
@@ -119,30 +118,31 @@ async fn next_chunk(mut state: StreamState) -> Option<(Result<Bytes, actix_web::
         return None;
     }
     loop {
-        let since = state.since;
-        let rows = match state
-            .database
-            .run(move |conn| write::changes_since(conn, since, BATCH))
-            .await
-        {
-            Ok(rows) => rows,
-            Err(error) => {
-                // The client reconnects with its Last-Event-ID; nothing is lost.
-                log::warn!("a change stream ends: {error}");
-                state.ended = true;
-                return Some((Ok(Bytes::from_static(b"event: error\ndata: {}\n\n")), state));
-            }
-        };
-        if let Some(last) = rows.last() {
-            state.since = last.id;
-            return Some((Ok(Bytes::from(events(rows))), state));
-        }
+        // Shutdown first, even with a backlog: the client resumes from its Last-Event-ID.
         if *state.shutdown.borrow() {
             state.ended = true;
             return Some((Ok(Bytes::from_static(b"event: shutdown\ndata: {}\n\n")), state));
         }
-        if *state.latest.borrow_and_update() > state.since {
-            continue;
+        if !state.read_once || *state.latest.borrow_and_update() > state.since {
+            state.read_once = true;
+            let since = state.since;
+            let rows = match state
+                .database
+                .run(move |conn| write::changes_since(conn, since, BATCH))
+                .await
+            {
+                Ok(rows) => rows,
+                Err(error) => {
+                    // The client reconnects with its Last-Event-ID; nothing is lost.
+                    log::warn!("a change stream ends: {error}");
+                    state.ended = true;
+                    return Some((Ok(Bytes::from_static(b"event: error\ndata: {}\n\n")), state));
+                }
+            };
+            if let Some(last) = rows.last() {
+                state.since = last.id;
+                return Some((Ok(Bytes::from(events(rows))), state));
+            }
         }
         let heartbeat = actix_web::rt::time::sleep(state.heartbeat);
         let beat = {
@@ -173,14 +173,8 @@ fn events(rows: Vec<AuditRow>) -> String {
 
 /// Reads the newest cursor while any stream is open, until the streams are gone.
 fn watch_cursor(streams: &Weak<Inner>, database: &Database) {
-    let mut listener = Listener::for_backend(database.backend());
-    let mut last_read = std::time::Instant::now();
     while let Some(inner) = streams.upgrade() {
-        let watching = inner.open.load(Ordering::SeqCst) > 0;
-        let notified = watching && listener.as_mut().is_some_and(Listener::notified);
-        let due = listener.is_none() || notified || last_read.elapsed() >= READ_AT_LEAST_EVERY;
-        if watching && due {
-            last_read = std::time::Instant::now();
+        if inner.open.load(Ordering::SeqCst) > 0 {
             match database.run_blocking(write::latest_change) {
                 Ok(latest) => {
                     inner.latest.send_if_modified(|seen| {
@@ -195,66 +189,6 @@ fn watch_cursor(streams: &Weak<Inner>, database: &Database) {
             }
         }
         drop(inner);
-        std::thread::sleep(if listener.is_some() {
-            NOTIFICATION_INTERVAL
-        } else {
-            WATCH_INTERVAL
-        });
-    }
-}
-
-/// A Postgres connection of its own that listens for committed writes.
-struct Listener {
-    url: String,
-    connection: Option<diesel::PgConnection>,
-}
-
-impl Listener {
-    fn for_backend(backend: &crate::db::Backend) -> Option<Self> {
-        match backend {
-            crate::db::Backend::Postgres { url } => Some(Listener {
-                url: url.clone(),
-                connection: None,
-            }),
-            crate::db::Backend::Sqlite { .. } => None,
-        }
-    }
-
-    /// Whether a write committed since the last look (or the connection was just made, when one
-    /// may have been missed). A broken connection is made again on the next look.
-    fn notified(&mut self) -> bool {
-        use diesel::{Connection, RunQueryDsl};
-        let Some(connection) = self.connection.as_mut() else {
-            let listening = diesel::PgConnection::establish(&self.url)
-                .map_err(|error| error.to_string())
-                .and_then(|mut connection| {
-                    diesel::sql_query(format!("LISTEN {}", write::CHANGES_CHANNEL))
-                        .execute(&mut connection)
-                        .map(|_| connection)
-                        .map_err(|error| error.to_string())
-                });
-            match listening {
-                Ok(connection) => self.connection = Some(connection),
-                Err(error) => log::warn!("the change watcher cannot listen for writes: {error}"),
-            }
-            return true;
-        };
-        let mut notified = false;
-        let mut broken = None;
-        for notification in connection.notifications_iter() {
-            match notification {
-                Ok(_) => notified = true,
-                Err(error) => {
-                    broken = Some(error);
-                    break;
-                }
-            }
-        }
-        if let Some(error) = broken {
-            log::warn!("the change watcher lost its listening connection: {error}");
-            self.connection = None;
-            return true;
-        }
-        notified
+        std::thread::sleep(WATCH_INTERVAL);
     }
 }

@@ -235,11 +235,6 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
             actix_web::rt::System::new().block_on(async move {
                 let application = Application::build(&config, database)?;
-                let streams = application.change_streams();
-                actix_web::rt::spawn(async move {
-                    strategy_api::startup::stop_signal().await;
-                    streams.shut_down();
-                });
                 log::info!("listening on http://{} (Swagger UI at /docs/)", config.bind);
                 application.run_until_stopped().await
             })?;

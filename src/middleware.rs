@@ -79,8 +79,14 @@ pub async fn conditional_get(
     // Staff go back to a page right after recording a result: it revalidates (a cheap 304) rather
     // than being kept for max-age.
     let revalidate = crate::pages::is_page(request.path());
+    let asked_for_head = request.method() == Method::HEAD;
     let response = next.call(request).await?;
     let streamed = matches!(response.response().body().size(), actix_web::body::BodySize::Stream);
+    if streamed && asked_for_head {
+        // Its headers are all HEAD sends: the stream (an export, the change stream, which holds a
+        // place among the instance's streams) is dropped unread rather than produced for nobody.
+        return Ok(response.map_body(|_, _| BoxBody::new(())));
+    }
     if response.status() != StatusCode::OK || streamed {
         return Ok(response.map_into_boxed_body());
     }

@@ -22,7 +22,6 @@ use crate::{api, openapi, pages};
 pub struct Application {
     server: Server,
     port: u16,
-    streams: web::Data<ChangeStreams>,
 }
 
 impl Application {
@@ -54,7 +53,7 @@ impl Application {
             Duration::from_secs(config.stream_heartbeat_secs),
         ));
         let database = web::Data::new(database);
-        let served_streams = streams.clone();
+        let signalled_streams = streams.clone();
         let cache_policy = web::Data::new(CachePolicy {
             max_age_secs: config.cache_max_age_secs,
         });
@@ -75,7 +74,7 @@ impl Application {
                 .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
                 .wrap(Compress::default())
                 .app_data(database.clone())
-                .app_data(served_streams.clone())
+                .app_data(streams.clone())
                 .app_data(routes.clone())
                 .app_data(cache_policy.clone())
                 .app_data(response_cache.clone())
@@ -116,6 +115,14 @@ impl Application {
         // and, under load, scheduler time); `Database::run` bounds the wait for a thread.
         .worker_max_blocking_threads(usize::try_from(config.pool_size).unwrap_or(usize::MAX))
         .shutdown_timeout(config.shutdown_grace_secs)
+        // A client that closes its side has gone: its change stream ends now, not at the next write.
+        .h1_allow_half_closed(false)
+        // SIGTERM or SIGINT stops gracefully, and first tells the change streams, which never
+        // finish by themselves, to close.
+        .shutdown_signal(async move {
+            stop_signal().await;
+            signalled_streams.shut_down();
+        })
         .listen(listener)?;
         if let Some(workers) = config.workers {
             server = server.workers(workers);
@@ -123,17 +130,11 @@ impl Application {
         Ok(Application {
             server: server.run(),
             port,
-            streams,
         })
     }
 
     pub fn port(&self) -> u16 {
         self.port
-    }
-
-    /// This instance's change streams: `main` closes them when the process is told to stop.
-    pub fn change_streams(&self) -> web::Data<ChangeStreams> {
-        self.streams.clone()
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
@@ -218,9 +219,8 @@ fn problem_for_framework_error<B>(response: ServiceResponse<B>) -> actix_web::Re
     ))
 }
 
-/// Resolves on SIGTERM or SIGINT, which actix-web answers by finishing what is in flight; what
-/// never finishes by itself (a change stream) is closed by the caller then.
-pub async fn stop_signal() {
+/// Resolves on SIGTERM or SIGINT.
+async fn stop_signal() {
     let interrupt = Box::pin(actix_web::rt::signal::ctrl_c());
     #[cfg(unix)]
     {

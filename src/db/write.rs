@@ -24,17 +24,9 @@ pub fn write_transaction<T>(
                 data_version::changed_at.eq(super::now()),
             ))
             .execute(conn)?;
-        // Postgres delivers a notification when (and only if) the transaction commits: it wakes
-        // the change streams of every instance (`change_stream`).
-        if let DbConnection::Postgres(pg) = conn {
-            diesel::sql_query(format!("NOTIFY {CHANGES_CHANNEL}")).execute(pg)?;
-        }
         work(conn)
     })
 }
-
-/// The Postgres notification channel of committed writes.
-pub const CHANGES_CHANNEL: &str = "strategy_changes";
 
 /// Which state the data is in: every write (on any instance) bumps `version` and stamps `changed_at`
 /// in its own transaction, so a response built at one version stays exact while the version holds.
