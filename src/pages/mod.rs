@@ -146,7 +146,9 @@ async fn kpi(db: web::Data<Database>, request: HttpRequest) -> Result<HttpRespon
 
 async fn vocabulary_page(request: HttpRequest) -> Result<HttpResponse, PageError> {
     query_of(&request)?.finish()?;
-    html(&views::VocabularyPage::new())
+    // Built from the whole OpenAPI document, which does not change while the binary runs: once.
+    static VOCABULARY: std::sync::OnceLock<views::VocabularyPage> = std::sync::OnceLock::new();
+    html(VOCABULARY.get_or_init(views::VocabularyPage::new))
 }
 
 async fn stylesheet() -> HttpResponse {
