@@ -162,6 +162,36 @@ pub struct Config {
     #[arg(long, env = "STREAM_HEARTBEAT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=300), global = true)]
     pub stream_heartbeat_secs: u64,
 
+    /// Webhook worker threads of this instance (they share the deliveries of every instance); 0
+    /// sends no webhooks from this one.
+    #[arg(long, env = "WEBHOOK_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u64).range(0..=64), global = true)]
+    pub webhook_workers: u64,
+
+    /// Seconds a webhook attempt may take, connecting included; longer is a failure, retried.
+    #[arg(long, env = "WEBHOOK_TIMEOUT_SECS", default_value_t = 15, value_parser = clap::value_parser!(u64).range(1..=120), global = true)]
+    pub webhook_timeout_secs: u64,
+
+    /// Milliseconds before a failed webhook delivery is tried again; each further failure doubles
+    /// it (at most an eighth of the retry window), with jitter.
+    #[arg(long, env = "WEBHOOK_RETRY_BASE_MS", default_value_t = 5000, value_parser = clap::value_parser!(u64).range(10..=3_600_000), global = true)]
+    pub webhook_retry_base_ms: u64,
+
+    /// Seconds a webhook delivery is retried from its first attempt; then its subscription is
+    /// paused as failing.
+    #[arg(long, env = "WEBHOOK_RETRY_WINDOW_SECS", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..=2_592_000), global = true)]
+    pub webhook_retry_window_secs: u64,
+
+    /// Milliseconds between an idle webhook worker's looks for deliveries it was not woken for
+    /// (retries due, changes written through other instances).
+    #[arg(long, env = "WEBHOOK_POLL_MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(10..=60_000), global = true)]
+    pub webhook_poll_ms: u64,
+
+    /// Let webhooks go to loopback, private, link-local and other non-public addresses (a receiver
+    /// inside the city's network). Off by default, so that a token holder cannot make the service
+    /// probe the internal network.
+    #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub webhook_allow_private_targets: bool,
+
     /// Writes per second from one client address (bursts of twice that); 0 turns the limit off.
     #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
     pub write_rate_limit: u32,
@@ -224,6 +254,18 @@ impl Config {
             max_ttl: seconds(self.jwt_jwks_max_ttl_secs.max(self.jwt_jwks_min_ttl_secs)),
             cooldown: seconds(self.jwt_jwks_cooldown_secs),
             max_stale: seconds(self.jwt_jwks_max_stale_secs),
+        }
+    }
+
+    /// How webhooks are delivered.
+    pub fn delivery_settings(&self) -> crate::notify::delivery::DeliverySettings {
+        crate::notify::delivery::DeliverySettings {
+            workers: usize::try_from(self.webhook_workers).unwrap_or(0),
+            timeout: Duration::from_secs(self.webhook_timeout_secs),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms),
+            retry_window: Duration::from_secs(self.webhook_retry_window_secs),
+            poll: Duration::from_millis(self.webhook_poll_ms),
+            allow_private: self.webhook_allow_private_targets,
         }
     }
 

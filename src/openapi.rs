@@ -37,11 +37,12 @@ Every write is audited; `GET /api/v1/changes` lists what changed after a cursor.
         (name = "evaluations", description = "Yearly evaluations frozen by the city's evaluation committee"),
         (name = "results", description = "Yearly KPI results (実績値)"),
         (name = "changes", description = "The change feed and the audit record"),
+        (name = "webhooks", description = "Changes pushed to subscribed systems as signed webhooks (Standard Webhooks)"),
         (name = "catalog", description = "The DCAT catalogue (DCAT-AP 3.0.1) that data portals harvest"),
         (name = "health", description = "Liveness and readiness"),
     ),
     servers((url = "/", description = "This service, wherever it is deployed")),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, crate::api::webhooks::WebhookEvent)),
     modifiers(&BearerScheme)
 )]
 pub struct ApiDoc;
@@ -103,7 +104,50 @@ pub fn document() -> serde_json::Value {
     with_merge_patch_bodies(&mut document);
     with_links(&mut document);
     with_linked_data(&mut document);
+    with_webhooks(&mut document);
     document
+}
+
+/// OpenAPI 3.1's `webhooks`: what a subscription's URL receives, so that a receiver's types can be
+/// generated as a client's are.
+fn with_webhooks(document: &mut serde_json::Value) {
+    use serde_json::json;
+    let header = |name: &str, description: &str, example: serde_json::Value| {
+        json!({"name": name, "in": "header", "required": true, "description": description,
+               "schema": {"type": "string"}, "example": example})
+    };
+    document["webhooks"] = json!({
+        "change": {
+            "post": {
+                "operationId": "receiveChange",
+                "tags": ["webhooks"],
+                "summary": "A change of the feed, pushed to a subscription's URL",
+                "description": "Every committed change a subscription asks for is POSTed to its URL, one at a \
+    time in cursor order, signed as Standard Webhooks (https://www.standardwebhooks.com) gives it: verify \
+    `webhook-signature` over `webhook-id.webhook-timestamp.body` with the subscription's secret, using any of the \
+    specification's verifier libraries. Answer 2xx within `WEBHOOK_TIMEOUT_SECS` (15 s): anything else (a redirect \
+    too, which is not followed) is a failure, retried with exponential backoff and jitter (`Retry-After` is \
+    respected) for `WEBHOOK_RETRY_WINDOW_SECS` (a day) from the first attempt; then the subscription is paused as \
+    `failing`. 410 Gone pauses it at once. A retry, a redelivery or a delivery after a crash carries the same \
+    `webhook-id`: use it to drop duplicates.",
+                "security": [],
+                "parameters": [
+                    header("webhook-id", "The delivery's id, the same at every attempt", json!("msg_0f3c2a7e9b8d4c1fa6e5d3b2c1a09f8e")),
+                    header("webhook-timestamp", "When this attempt was sent, in Unix seconds: refuse one too far from your clock", json!("1796454000")),
+                    header("webhook-signature", "`v1,` and the base64 HMAC-SHA256 of `id.timestamp.body` with the secret; during a secret rotation, a second signature with the previous secret, space separated", json!("v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=")),
+                ],
+                "requestBody": {
+                    "required": true,
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/WebhookEvent"}}}
+                },
+                "responses": {
+                    "2XX": {"description": "Received: the delivery is done"},
+                    "410": {"description": "Gone: the subscription is paused as failing, and nothing more is sent"},
+                    "default": {"description": "Any other answer, or none in time, is a failure: the delivery is tried again"}
+                }
+            }
+        }
+    });
 }
 
 /// Records and their collections also answer JSON-LD (`Accept: application/ld+json`): the same
@@ -242,6 +286,8 @@ const SORTABLE: &[(&str, &[&str])] = &[
     ("listDepartments", crate::db::departments::DEPARTMENT_SORT),
     ("listDivisions", crate::db::departments::DIVISION_SORT),
     ("listAuditRecords", crate::db::write::AUDIT_SORT),
+    ("listWebhooks", crate::db::webhooks::WEBHOOK_SORT),
+    ("listWebhookDeliveries", crate::db::webhooks::DELIVERY_SORT),
 ];
 
 /// `sort` as what it is: a comma-separated list (`style: form, explode: false`) of the

@@ -12,16 +12,19 @@ use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
 
 use crate::auth::Authenticator;
 use crate::cache::ResponseCache;
-use crate::change_stream::ChangeStreams;
 use crate::config::Config;
 use crate::db::Database;
 use crate::error::{problem_response, ApiError, PROBLEM_JSON};
 use crate::middleware::{self, CachePolicy, RequestLimits};
+use crate::notify::delivery::Dispatcher;
+use crate::notify::stream::ChangeStreams;
 use crate::{api, openapi, pages};
 
 pub struct Application {
     server: Server,
     port: u16,
+    /// The webhook workers, stopped once the server has stopped.
+    dispatcher: Option<Dispatcher>,
 }
 
 impl Application {
@@ -52,6 +55,11 @@ impl Application {
             usize::try_from(config.stream_max_clients).unwrap_or(usize::MAX),
             Duration::from_secs(config.stream_heartbeat_secs),
         ));
+        let delivery = config.delivery_settings();
+        let targets = web::Data::new(api::webhooks::TargetPolicy {
+            allow_private: delivery.allow_private,
+        });
+        let dispatcher = (delivery.workers > 0).then(|| Dispatcher::start(database.clone(), delivery));
         let database = web::Data::new(database);
         let signalled_streams = streams.clone();
         let cache_policy = web::Data::new(CachePolicy {
@@ -82,6 +90,7 @@ impl Application {
                 .app_data(authenticator.clone())
                 .app_data(plan_schema.clone())
                 .app_data(public_base_url.clone())
+                .app_data(targets.clone())
                 .app_data(web::PayloadConfig::new(body_limit))
                 .app_data(web::PathConfig::default().error_handler(|error, request| {
                     // `/plans/import` fits `/plans/{id}` too: another method on it is a 405, not a bad id.
@@ -130,6 +139,7 @@ impl Application {
         Ok(Application {
             server: server.run(),
             port,
+            dispatcher,
         })
     }
 
@@ -137,8 +147,14 @@ impl Application {
         self.port
     }
 
+    /// Serves until stopped (SIGTERM, SIGINT), then lets the webhook workers record their attempts
+    /// in flight and stop.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(dispatcher) = self.dispatcher {
+            let _ = actix_web::web::block(move || dispatcher.stop()).await;
+        }
+        served
     }
 }
 

@@ -124,7 +124,7 @@ pub struct StreamParams {
 #[get("/changes/stream")]
 pub async fn stream(
     db: web::Data<Database>,
-    streams: web::Data<crate::change_stream::ChangeStreams>,
+    streams: web::Data<crate::notify::stream::ChangeStreams>,
     request: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(request.query_string())?;
@@ -229,7 +229,7 @@ pub struct AuditParams {
 #[get("/audit")]
 pub async fn audit(db: web::Data<Database>, caller: Writer, request: HttpRequest) -> Result<HttpResponse, ApiError> {
     caller.require(Scope::Admin)?;
-    caller.require_every_plan()?;
+    caller.require_every_plan("the audit record")?;
     let mut params = QueryParams::parse(request.query_string())?;
     let filter = AuditFilter {
         resource: params.text("resource")?,

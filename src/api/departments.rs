@@ -182,8 +182,8 @@ impl Record for DepartmentRecord {
         Ok(store::get_department(conn, id)?.into())
     }
 
-    fn plan_of(view: &Department) -> i64 {
-        view.plan_id
+    fn plan_of(view: &Department) -> Option<i64> {
+        Some(view.plan_id)
     }
 
     fn input_of(view: &Department) -> DepartmentForm {
@@ -238,8 +238,8 @@ impl Record for DivisionRecord {
         Ok(store::get_division(conn, id)?.into())
     }
 
-    fn plan_of(view: &Division) -> i64 {
-        view.plan_id
+    fn plan_of(view: &Division) -> Option<i64> {
+        Some(view.plan_id)
     }
 
     fn input_of(view: &Division) -> DivisionForm {

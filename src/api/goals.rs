@@ -307,8 +307,8 @@ impl Record for GoalRecord {
         })
     }
 
-    fn plan_of(view: &GoalDetail) -> i64 {
-        view.goal.plan_id
+    fn plan_of(view: &GoalDetail) -> Option<i64> {
+        Some(view.goal.plan_id)
     }
 
     fn input_of(view: &GoalDetail) -> GoalForm {
@@ -366,8 +366,8 @@ impl Record for MeasureRecord {
         Ok(MeasureDetail::new(measure, &mut initiatives))
     }
 
-    fn plan_of(view: &MeasureDetail) -> i64 {
-        view.measure.plan_id
+    fn plan_of(view: &MeasureDetail) -> Option<i64> {
+        Some(view.measure.plan_id)
     }
 
     fn input_of(view: &MeasureDetail) -> MeasureForm {
@@ -431,8 +431,8 @@ impl Record for InitiativeRecord {
         })
     }
 
-    fn plan_of(view: &InitiativeDetail) -> i64 {
-        view.initiative.plan_id
+    fn plan_of(view: &InitiativeDetail) -> Option<i64> {
+        Some(view.initiative.plan_id)
     }
 
     fn input_of(view: &InitiativeDetail) -> InitiativeForm {

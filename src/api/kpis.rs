@@ -258,8 +258,8 @@ impl Record for KpiRecord {
         Ok(results::facts(conn, vec![row])?.remove(0).into())
     }
 
-    fn plan_of(view: &Kpi) -> i64 {
-        view.plan_id
+    fn plan_of(view: &Kpi) -> Option<i64> {
+        Some(view.plan_id)
     }
 
     fn input_of(view: &Kpi) -> KpiForm {

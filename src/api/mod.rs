@@ -20,6 +20,7 @@ pub mod reports;
 pub mod result_sheets;
 pub mod results;
 pub mod target_revisions;
+pub mod webhooks;
 
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -113,7 +114,15 @@ pub fn configure(config: &mut ServiceConfig) {
                 .service(progress::department)
                 .service(changes::changes)
                 .service(changes::stream)
-                .service(changes::audit),
+                .service(changes::audit)
+                .service(webhooks::list)
+                .service(webhooks::create)
+                .service(webhooks::get)
+                .service(webhooks::update)
+                .service(webhooks::remove)
+                .service(webhooks::rotate_secret)
+                .service(webhooks::deliveries)
+                .service(webhooks::redeliver),
         );
 }
 

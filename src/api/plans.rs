@@ -190,8 +190,8 @@ impl Record for PlanRecord {
         })
     }
 
-    fn plan_of(view: &PlanDetail) -> i64 {
-        view.plan.id
+    fn plan_of(view: &PlanDetail) -> Option<i64> {
+        Some(view.plan.id)
     }
 
     fn input_of(view: &PlanDetail) -> PlanForm {

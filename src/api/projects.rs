@@ -178,8 +178,8 @@ impl Record for ProjectRecord {
         Ok(store::get(conn, id)?.into())
     }
 
-    fn plan_of(view: &Project) -> i64 {
-        view.plan_id
+    fn plan_of(view: &Project) -> Option<i64> {
+        Some(view.plan_id)
     }
 
     fn input_of(view: &Project) -> ProjectForm {

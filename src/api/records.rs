@@ -38,8 +38,9 @@ pub trait Record: 'static {
     /// What still refers to the record (a delete then answers 409 naming them).
     fn dependents(conn: &mut DbConnection, id: i64) -> Result<Vec<String>, ApiError>;
     fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError>;
-    /// The plan the record belongs to: a token limited to plans is checked on it before and after a change.
-    fn plan_of(view: &Self::View) -> i64;
+    /// The plan the record belongs to: a token limited to plans is checked on it before and after a
+    /// change. None for what belongs to no plan (a webhook subscription), which such a token cannot write.
+    fn plan_of(view: &Self::View) -> Option<i64>;
 
     /// Record-level limits of a token beyond its scope (a department's staff and their projects).
     fn authorize(
@@ -163,14 +164,15 @@ impl Writer {
         self.principal.require(scope)
     }
 
-    /// Refuses a token limited to some plans: for what spans every plan (the audit record).
-    pub fn require_every_plan(&self) -> Result<(), ApiError> {
+    /// Refuses a token limited to some plans: for what spans every plan (the audit record) or
+    /// belongs to none (a webhook subscription), named in `what`.
+    pub fn require_every_plan(&self, what: &str) -> Result<(), ApiError> {
         if self.principal.plans.is_empty() {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(
-                "this token is limited to some plans, and the audit record spans every plan".into(),
-            ))
+            Err(ApiError::Forbidden(format!(
+                "this token is limited to some plans, and {what} spans every plan"
+            )))
         }
     }
 
@@ -201,6 +203,15 @@ impl Writer {
     /// Refuses a record of a plan outside the token's plan limit.
     pub fn check_plan(&self, conn: &mut DbConnection, plan_id: i64) -> Result<(), ApiError> {
         self.principal.check_plan(conn, plan_id)
+    }
+
+    /// Refuses a record of a plan outside the token's plan limit; a record of no plan is refused to
+    /// any token limited to plans.
+    fn check_record_plan<R: Record>(&self, conn: &mut DbConnection, plan_id: Option<i64>) -> Result<(), ApiError> {
+        match plan_id {
+            Some(plan_id) => self.check_plan(conn, plan_id),
+            None => self.require_every_plan(&format!("a {}", R::RESOURCE)),
+        }
     }
 
     /// The same for a plan an import is about to create, known by its code.
@@ -369,6 +380,27 @@ where
     Err(ApiError::fields(errors))
 }
 
+/// Both sets of rules' failures, every field named: a 400 when any of them is one (the input does
+/// not fit the document), else a 422.
+pub(super) fn all_of(first: Result<(), ApiError>, second: Result<(), ApiError>) -> Result<(), ApiError> {
+    let failures = |result: Result<(), ApiError>| match result {
+        Ok(()) => Ok(None),
+        Err(ApiError::BadRequest { errors, .. }) => Ok(Some((true, errors))),
+        Err(ApiError::Unprocessable { errors, .. }) => Ok(Some((false, errors))),
+        Err(other) => Err(other),
+    };
+    let (mut off_document, mut errors) = (false, Vec::new());
+    for (off, failed) in [failures(first)?, failures(second)?].into_iter().flatten() {
+        off_document |= off;
+        errors.extend(failed);
+    }
+    match (errors.is_empty(), off_document) {
+        (true, _) => Ok(()),
+        (false, true) => Err(ApiError::fields(errors)),
+        (false, false) => Err(ApiError::refusals(errors)),
+    }
+}
+
 /// RFC 7396 JSON merge patch: objects merge, `null` removes, anything else replaces.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     match (target, patch) {
@@ -422,7 +454,7 @@ pub async fn create<R: Record>(
             R::authorize(&writer.principal, conn, None, Some(&input))?;
             let id = R::insert(conn, &input)?;
             let after = R::load(conn, id)?;
-            writer.check_plan(conn, R::plan_of(&after))?;
+            writer.check_record_plan::<R>(conn, R::plan_of(&after))?;
             let after = to_json(&after)?;
             audit::<R>(conn, &writer, id, Operation::Create, None, Some(&after))?;
             Ok((id, after))
@@ -439,6 +471,19 @@ pub async fn patch<R: Record>(
     id: i64,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
+    patch_with::<R>(db, writer, request, id, body, |_| Ok(())).await
+}
+
+/// The same, with `more_rules` beside the record's own: rules that need what only the request has
+/// (the deployment's settings), every failure named together with the others.
+pub async fn patch_with<R: Record>(
+    db: &Database,
+    writer: Writer,
+    request: &HttpRequest,
+    id: i64,
+    body: &[u8],
+    more_rules: impl FnOnce(&R::Input) -> Result<(), ApiError> + Send + 'static,
+) -> Result<HttpResponse, ApiError> {
     let patch = json_body(request, body)?;
     if !patch.is_object() {
         return Err(ApiError::bad_field("body", "a merge patch must be a JSON object"));
@@ -448,7 +493,7 @@ pub async fn patch<R: Record>(
             serde_json::to_value(R::input_of(before)).map_err(|error| ApiError::Internal(error.to_string()))?;
         merge_patch(&mut editable, &patch);
         let parsed = parse_input::<R::Input>(editable)?;
-        let rules = R::validate(conn, &parsed.input, Some(id));
+        let rules = all_of(R::validate(conn, &parsed.input, Some(id)), more_rules(&parsed.input));
         let input = parsed.finish(rules)?;
         R::authorize(&writer.principal, conn, Some(before), Some(&input))?;
         R::update(conn, id, &input)
@@ -473,11 +518,11 @@ pub async fn change<R: Record>(
             if !matches_record(&condition, &before_json) {
                 return Err(ApiError::PreconditionFailed);
             }
-            writer.check_plan(conn, R::plan_of(&before))?;
+            writer.check_record_plan::<R>(conn, R::plan_of(&before))?;
             R::authorize(&writer.principal, conn, Some(&before), None)?;
             apply(conn, &writer, &before)?;
             let after = R::load(conn, id)?;
-            writer.check_plan(conn, R::plan_of(&after))?;
+            writer.check_record_plan::<R>(conn, R::plan_of(&after))?;
             let after = to_json(&after)?;
             audit::<R>(conn, &writer, id, Operation::Update, Some(&before_json), Some(&after))?;
             Ok(after)
@@ -496,7 +541,7 @@ pub async fn delete<R: Record>(db: &Database, writer: Writer, id: i64) -> Result
         if !matches_record(&condition, &before_json) {
             return Err(ApiError::PreconditionFailed);
         }
-        writer.check_plan(conn, R::plan_of(&before))?;
+        writer.check_record_plan::<R>(conn, R::plan_of(&before))?;
         R::authorize(&writer.principal, conn, Some(&before), None)?;
         let dependents = R::dependents(conn, id)?;
         if !dependents.is_empty() {

@@ -12,10 +12,11 @@ pub mod revisions;
 pub mod schema;
 pub mod seed;
 pub mod synthetic;
+pub mod webhooks;
 pub mod write;
 
 use std::sync::atomic::{AtomicU8, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
@@ -168,6 +169,40 @@ pub struct Database {
     version_readers: Arc<Mutex<Vec<DbConnection>>>,
     /// This instance's SQLite writers take turns here (see `write`).
     write_turn: Arc<tokio::sync::Mutex<()>>,
+    /// Counts the writes this instance commits, for what waits on them (the webhook workers).
+    commits: Arc<Commits>,
+}
+
+/// A count of the writes committed through one `Database`, and a way to wait for the next.
+#[derive(Default)]
+pub struct Commits {
+    count: Mutex<u64>,
+    changed: Condvar,
+}
+
+impl Commits {
+    /// The count now.
+    pub fn seen(&self) -> u64 {
+        *self.count.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Returns when a write has committed since `seen`, when woken, or after `timeout`.
+    pub fn wait(&self, seen: u64, timeout: Duration) {
+        let count = self.count.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if *count == seen {
+            let _ = self.changed.wait_timeout(count, timeout);
+        }
+    }
+
+    /// Wakes every waiter (to stop them).
+    pub fn wake_all(&self) {
+        self.changed.notify_all();
+    }
+
+    fn committed(&self) {
+        *self.count.lock().unwrap_or_else(|poisoned| poisoned.into_inner()) += 1;
+        self.changed.notify_all();
+    }
 }
 
 impl Database {
@@ -199,11 +234,17 @@ impl Database {
             backend,
             version_readers: Arc::default(),
             write_turn: Arc::default(),
+            commits: Arc::default(),
         }
     }
 
     pub fn backend(&self) -> &Backend {
         &self.backend
+    }
+
+    /// The writes committed through this database.
+    pub fn commits(&self) -> Arc<Commits> {
+        self.commits.clone()
     }
 
     /// Runs blocking diesel work on the blocking thread pool with a pooled connection.
@@ -261,12 +302,17 @@ impl Database {
             }
             Backend::Postgres { .. } => None,
         };
-        self.run(move |conn| {
-            let result = write::write_transaction(conn, work);
-            drop(turn);
-            result
-        })
-        .await
+        let result = self
+            .run(move |conn| {
+                let result = write::write_transaction(conn, work);
+                drop(turn);
+                result
+            })
+            .await;
+        if result.is_ok() {
+            self.commits.committed();
+        }
+        result
     }
 
     /// The current data version, which every read asks for (to validate the response cache and

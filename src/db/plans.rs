@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use super::schema::{audit_log, kpis, plans, source_corrections};
+use super::schema::{audit_log, plans, source_corrections};
 use super::{find_row, load_page, DbConnection, Listing, Page};
 use crate::error::ApiError;
 
@@ -461,23 +461,17 @@ pub fn with_times(conn: &mut DbConnection) -> Result<Vec<(PlanRow, NaiveDateTime
     .collect();
     // A deletion changes a plan too, though its row is gone: the audit record keeps what was
     // deleted, with its plan (a result, with its KPI).
-    let deletions: Vec<(String, Option<String>, NaiveDateTime)> = audit_log::table
+    let deletions: Vec<(String, i64, Option<String>, NaiveDateTime)> = audit_log::table
         .filter(audit_log::operation.eq("delete"))
-        .select((audit_log::resource, audit_log::before_json, audit_log::occurred_at))
+        .select((
+            audit_log::resource,
+            audit_log::record_id,
+            audit_log::before_json,
+            audit_log::occurred_at,
+        ))
         .load(conn)?;
-    for (resource, before, at) in deletions {
-        let before: serde_json::Value = before
-            .and_then(|text| serde_json::from_str(&text).ok())
-            .unwrap_or_default();
-        let plan = match before["plan_id"].as_i64() {
-            Some(plan) => Some(plan),
-            None if resource == super::results::RESULT_RESOURCE => match before["kpi_id"].as_i64() {
-                Some(kpi) => kpis::table.find(kpi).select(kpis::plan_id).first(conn).optional()?,
-                None => None,
-            },
-            None => None,
-        };
-        if let Some(plan) = plan {
+    for (resource, record_id, before, at) in deletions {
+        if let Some(plan) = super::write::plan_of_change(conn, &resource, record_id, before.as_deref())? {
             let newest = times.entry(plan).or_insert(at);
             *newest = (*newest).max(at);
         }

@@ -80,6 +80,8 @@ impl Operation {
     }
 }
 
+/// Records one write in its own transaction, and with it the webhook deliveries it causes (the
+/// outbox): a write that rolls back leaves neither.
 pub fn audit(conn: &mut DbConnection, entry: AuditEntry, at: NaiveDateTime) -> Result<(), ApiError> {
     diesel::insert_into(audit_log::table)
         .values((
@@ -90,11 +92,40 @@ pub fn audit(conn: &mut DbConnection, entry: AuditEntry, at: NaiveDateTime) -> R
             audit_log::resource.eq(entry.resource),
             audit_log::record_id.eq(entry.record_id),
             audit_log::operation.eq(entry.operation.as_str()),
-            audit_log::before_json.eq(entry.before),
-            audit_log::after_json.eq(entry.after),
+            audit_log::before_json.eq(&entry.before),
+            audit_log::after_json.eq(&entry.after),
         ))
         .execute(conn)?;
+    if entry.resource != super::webhooks::RESOURCE {
+        super::webhooks::enqueue(conn, &entry, at)?;
+    }
     Ok(())
+}
+
+/// The plan a change belongs to, from its record's representation (for a delete, the last one):
+/// a plan is its own, a result its KPI's; None when the record is of no plan.
+pub fn plan_of_change(
+    conn: &mut DbConnection,
+    resource: &str,
+    record_id: i64,
+    record: Option<&str>,
+) -> Result<Option<i64>, ApiError> {
+    use super::schema::kpis;
+    if resource == "plan" {
+        return Ok(Some(record_id));
+    }
+    let record: serde_json::Value = record
+        .and_then(|text| serde_json::from_str(text).ok())
+        .unwrap_or_default();
+    if let Some(plan) = record["plan_id"].as_i64() {
+        return Ok(Some(plan));
+    }
+    match record["kpi_id"].as_i64() {
+        Some(kpi) if resource == super::results::RESULT_RESOURCE => {
+            Ok(kpis::table.find(kpi).select(kpis::plan_id).first(conn).optional()?)
+        }
+        _ => Ok(None),
+    }
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -151,10 +182,12 @@ pub fn list_audit(conn: &mut DbConnection, filter: &AuditFilter, page: Page) -> 
     ))
 }
 
-/// The public change feed: what changed after `since`, oldest first, without who changed it.
+/// The public change feed: what changed after `since`, oldest first, without who changed it, and
+/// without the changes of webhook subscriptions (the service's own settings, not its data).
 pub fn changes_since(conn: &mut DbConnection, since: i64, limit: i64) -> Result<Vec<AuditRow>, ApiError> {
     Ok(audit_log::table
         .filter(audit_log::id.gt(since))
+        .filter(audit_log::resource.ne(super::webhooks::RESOURCE))
         .order(audit_log::id)
         .limit(limit)
         .select(AuditRow::as_select())
@@ -164,6 +197,7 @@ pub fn changes_since(conn: &mut DbConnection, since: i64, limit: i64) -> Result<
 /// The newest cursor of the feed (0 when nothing has changed yet).
 pub fn latest_change(conn: &mut DbConnection) -> Result<i64, ApiError> {
     Ok(audit_log::table
+        .filter(audit_log::resource.ne(super::webhooks::RESOURCE))
         .select(diesel::dsl::max(audit_log::id))
         .first::<Option<i64>>(conn)?
         .unwrap_or(0))

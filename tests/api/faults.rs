@@ -6,7 +6,7 @@ use std::future::Future;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -20,7 +20,7 @@ use tokio::sync::watch;
 
 use crate::helpers::{
     assert_problem, claims, fresh_database, postgres_server_url, seeded_database, sign, spawn_tuned_app_on, token,
-    Backend, TestApp, TEST_SECRET,
+    Backend, Service, TestApp, TEST_SECRET,
 };
 
 /// The pool timeout of the apps under test, and how much later than it an answer may come on a
@@ -426,110 +426,6 @@ const GRACE_SECS: u64 = 5;
 const WRITERS: i64 = 4;
 const ROUNDS: usize = 3;
 
-/// The service binary as a child process, killed if the test ends before it exits.
-struct Service {
-    child: Child,
-    port: u16,
-    log: PathBuf,
-}
-
-impl Service {
-    fn start(database: &str, log: &Path) -> Service {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
-        let mut output = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log)
-            .expect("log file");
-        writeln!(output, "--- serve on 127.0.0.1:{port}").unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_strategy-api"))
-            .arg("serve")
-            .env_clear()
-            .env("DATABASE_URL", database)
-            .env("BIND", format!("127.0.0.1:{port}"))
-            .env("JWT_SECRET", TEST_SECRET)
-            .env("SHUTDOWN_GRACE_SECS", GRACE_SECS.to_string())
-            .env("WORKERS", "2")
-            .env("WRITE_RATE_LIMIT", "0")
-            .env("RUST_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(output.try_clone().unwrap())
-            .stderr(output)
-            .spawn()
-            .expect("the service starts");
-        Service {
-            child,
-            port,
-            log: log.to_path_buf(),
-        }
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// The end of the service's log, for failure messages.
-    fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
-    }
-
-    async fn wait_ready(&mut self, client: &reqwest::Client) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("the service exited at start-up ({status}):\n{}", self.log_tail());
-            }
-            if let Ok(response) = client.get(self.url("/readyz")).send().await {
-                if response.status() == 200 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the service was not ready within 60 s:\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
-
-    fn terminate(&self) {
-        let status = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .expect("kill runs");
-        assert!(status.success(), "kill -TERM {}", self.child.id());
-    }
-
-    /// The exit status and when it came after `since` (the signal), or a failed test when the
-    /// process outlives `limit` after it.
-    async fn wait_exit(&mut self, since: Instant, limit: Duration) -> (ExitStatus, Duration) {
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return (status, since.elapsed());
-            }
-            assert!(
-                since.elapsed() < limit,
-                "the service was still running {limit:?} after SIGTERM:\n{}",
-                self.log_tail()
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Service {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What became of one write.
 #[derive(Debug, Clone)]
 enum Outcome {
@@ -745,7 +641,7 @@ async fn sigterm_finishes_in_flight_writes_and_no_acknowledged_write_is_lost() {
         let stuck_kpi = WRITERS + 2;
 
         for round in 0..ROUNDS {
-            let mut service = Service::start(&database, &log);
+            let mut service = Service::start(&database, &log, &[("SHUTDOWN_GRACE_SECS", &GRACE_SECS.to_string())]);
             service.wait_ready(&client).await;
             let base = service.url("");
             let writers: Vec<_> = (1..=WRITERS)
@@ -863,7 +759,7 @@ async fn sigterm_finishes_in_flight_writes_and_no_acknowledged_write_is_lost() {
             attempts.extend(round_attempts);
         }
 
-        let mut service = Service::start(&database, &log);
+        let mut service = Service::start(&database, &log, &[("SHUTDOWN_GRACE_SECS", &GRACE_SECS.to_string())]);
         service.wait_ready(&client).await;
         let base = service.url("");
         for kpi in 1..=stuck_kpi {
@@ -1052,7 +948,7 @@ async fn sigterm_closes_change_streams_cleanly() {
         let database = fresh_database(Backend::Sqlite);
         let log = PathBuf::from(format!("{database}.log"));
         let client = reqwest::Client::new();
-        let mut service = Service::start(&database, &log);
+        let mut service = Service::start(&database, &log, &[("SHUTDOWN_GRACE_SECS", &GRACE_SECS.to_string())]);
         service.wait_ready(&client).await;
         let mut stream = client
             .get(service.url("/api/v1/changes/stream?since=0"))

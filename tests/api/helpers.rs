@@ -1,8 +1,11 @@
 //! Spawns the real application on a random port over a real database, for every test.
 
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::OnceLock;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 use strategy_api::config::Config;
@@ -338,6 +341,8 @@ async fn spawn_configured(database_url: &str, adjust: impl FnOnce(&mut Config)) 
     config.jwt_public_key_file = None;
     // Tests write in bursts from one address; the rate-limit test turns the limit back on.
     config.write_rate_limit = 0;
+    // No webhook workers unless a test delivers webhooks (tests/api/webhooks.rs).
+    config.webhook_workers = 0;
     adjust(&mut config);
     let database = Database::new(&config.database_url, config.pool_size, config.pool_timeout());
     let application = Application::build(&config, database).expect("application builds");
@@ -424,4 +429,109 @@ pub fn cli(database: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&output.stdout).into_owned(),
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
+}
+
+/// The service binary as a child process, killed if the test ends before it exits.
+pub struct Service {
+    pub child: Child,
+    pub port: u16,
+    log: PathBuf,
+}
+
+impl Service {
+    /// `strategy-api serve` on a free port of loopback, with these settings besides the test's own.
+    pub fn start(database: &str, log: &Path, settings: &[(&str, &str)]) -> Service {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        let mut output = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log)
+            .expect("log file");
+        writeln!(output, "--- serve on 127.0.0.1:{port}").unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_strategy-api"))
+            .arg("serve")
+            .env_clear()
+            .env("DATABASE_URL", database)
+            .env("BIND", format!("127.0.0.1:{port}"))
+            .env("JWT_SECRET", TEST_SECRET)
+            .env("WORKERS", "2")
+            .env("WRITE_RATE_LIMIT", "0")
+            .env("RUST_LOG", "info")
+            .envs(settings.iter().copied())
+            .stdin(Stdio::null())
+            .stdout(output.try_clone().unwrap())
+            .stderr(output)
+            .spawn()
+            .expect("the service starts");
+        Service {
+            child,
+            port,
+            log: log.to_path_buf(),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The end of the service's log, for failure messages.
+    pub fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+
+    pub async fn wait_ready(&mut self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("the service exited at start-up ({status}):\n{}", self.log_tail());
+            }
+            if let Ok(response) = client.get(self.url("/readyz")).send().await {
+                if response.status() == 200 {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the service was not ready within 60 s:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub fn terminate(&self) {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill -TERM {}", self.child.id());
+    }
+
+    /// The exit status and when it came after `since` (the signal), or a failed test when the
+    /// process outlives `limit` after it.
+    pub async fn wait_exit(&mut self, since: Instant, limit: Duration) -> (ExitStatus, Duration) {
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, since.elapsed());
+            }
+            assert!(
+                since.elapsed() < limit,
+                "the service was still running {limit:?} after SIGTERM:\n{}",
+                self.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

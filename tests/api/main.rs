@@ -33,4 +33,5 @@ mod scale;
 mod seeding;
 mod sorting;
 mod streams;
+mod webhooks;
 mod writes;

@@ -129,6 +129,27 @@ fn collections(plan: i64) -> Vec<Collection> {
             ],
         ),
         Collection {
+            path: "/api/v1/webhooks".to_string(),
+            admin_only: true,
+            fields: vec![
+                ("id", "/id"),
+                ("url", "/url"),
+                ("status", "/status"),
+                ("created_at", "/created_at"),
+                ("updated_at", "/updated_at"),
+            ],
+        },
+        // The first subscription of `prepared_app`, which every change after it reaches.
+        Collection {
+            path: "/api/v1/webhooks/1/deliveries".to_string(),
+            admin_only: true,
+            fields: vec![
+                ("id", "/id"),
+                ("next_attempt_at", "/next_attempt_at"),
+                ("created_at", "/created_at"),
+            ],
+        },
+        Collection {
             path: "/api/v1/audit".to_string(),
             admin_only: true,
             fields: vec![
@@ -232,9 +253,10 @@ async fn listing(app: &TestApp, collection: &Collection, sort: &str, limit: usiz
     }
 }
 
-/// Writes that give every sort field something to order: a record of each kind changed (so
-/// `updated_at` differ and some texts tie or mix scripts, widths and case), two more plans,
-/// three evaluations, and audit records by three subjects. The same on every backend.
+/// Writes that give every sort field something to order: webhook subscriptions (which the writes
+/// then give deliveries), a record of each kind changed (so `updated_at` differ and some texts tie
+/// or mix scripts, widths and case), two more plans, three evaluations, and audit records by three
+/// subjects. The same on every backend.
 async fn prepared_app(backend: Backend) -> (TestApp, i64) {
     prepared_app_on(&seeded_database(backend)).await
 }
@@ -249,6 +271,23 @@ async fn prepared_app_on(database_url: &str) -> (TestApp, i64) {
             format!("/api/v1/{collection}/{}", id(&items[n]))
         }
     };
+    for (url, status) in [
+        ("https://hooks.example.jp/strategy", "active"),
+        ("https://a.example.jp/hook", "paused"),
+        ("https://hooks.example.jp/strategy", "paused"),
+    ] {
+        let body = json!({"url": url, "status": status});
+        let response = app
+            .send(
+                Method::POST,
+                "/api/v1/webhooks",
+                Some(&admin_as("suzuki")),
+                None,
+                Some(&body),
+            )
+            .await;
+        assert_eq!(response.status(), 201, "POST webhook {body}");
+    }
     let first_category = app.all("/api/v1/goals").await[0]["category"].clone();
     let changes = [
         ("tanaka", nth("goals", 2).await, json!({"category": first_category})),
