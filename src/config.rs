@@ -192,6 +192,11 @@ pub struct Config {
     #[arg(long, env = "WEBHOOK_ALLOW_PRIVATE_TARGETS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
     pub webhook_allow_private_targets: bool,
 
+    /// Days delivered webhook deliveries (and their attempts) are kept for the deliveries list;
+    /// failed and pending ones are kept until delivered.
+    #[arg(long, env = "WEBHOOK_KEEP_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=3650), global = true)]
+    pub webhook_keep_days: u64,
+
     /// Writes per second from one client address (bursts of twice that); 0 turns the limit off.
     #[arg(long, env = "WRITE_RATE_LIMIT", default_value_t = 50, value_parser = clap::value_parser!(u32).range(0..=1_000_000), global = true)]
     pub write_rate_limit: u32,
@@ -266,6 +271,7 @@ impl Config {
             retry_window: Duration::from_secs(self.webhook_retry_window_secs),
             poll: Duration::from_millis(self.webhook_poll_ms),
             allow_private: self.webhook_allow_private_targets,
+            keep_delivered: Duration::from_secs(self.webhook_keep_days * 86_400),
         }
     }
 
@@ -284,5 +290,31 @@ impl Config {
         let mut config = Defaults::parse_from(["strategy-api"]).config;
         config.database_url = database_url.into();
         config
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every setting is in the README's configuration table, so that operators find it there.
+    #[test]
+    fn the_readme_lists_every_setting() {
+        use clap::CommandFactory;
+        #[derive(clap::Parser)]
+        struct Settings {
+            #[command(flatten)]
+            config: super::Config,
+        }
+        let readme = include_str!("../README.md");
+        let table = &readme[readme.find("## Configuration").expect("a configuration section")..];
+        let missing: Vec<String> = Settings::command()
+            .get_arguments()
+            .filter_map(|argument| argument.get_env())
+            .map(|name| name.to_string_lossy().into_owned())
+            .filter(|name| !table.contains(&format!("`{name}`")))
+            .collect();
+        assert!(
+            missing.is_empty(),
+            "not in the README's configuration table: {missing:?}"
+        );
     }
 }

@@ -53,7 +53,9 @@ pub struct Webhook {
     pub resources: Vec<FeedResource>,
     /// The operations delivered; empty for every one.
     pub operations: Vec<FeedOperation>,
-    /// Only changes of this plan; null for every plan.
+    /// Only changes of this plan; absent for every plan.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = 1)]
     pub plan_id: Option<i64>,
     pub status: WebhookStatus,
     /// What went wrong at the last failed attempt, and when.

@@ -449,6 +449,24 @@ pub fn attempts_of(conn: &mut DbConnection, deliveries: &[i64]) -> Result<Vec<At
         .load(conn)?)
 }
 
+/// Forgets deliveries delivered before `before`, with their attempts (failed and pending ones stay
+/// until they are delivered or their subscription goes); answers how many.
+pub fn prune_delivered(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, ApiError> {
+    conn.transaction(|conn| {
+        let old = webhook_deliveries::table
+            .filter(webhook_deliveries::status.eq(DELIVERED))
+            .filter(webhook_deliveries::delivered_at.lt(before))
+            .select(webhook_deliveries::id);
+        diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(old))).execute(conn)?;
+        Ok(diesel::delete(
+            webhook_deliveries::table
+                .filter(webhook_deliveries::status.eq(DELIVERED))
+                .filter(webhook_deliveries::delivered_at.lt(before)),
+        )
+        .execute(conn)?)
+    })
+}
+
 /// One delivery of a subscription, or a 404 naming it.
 pub fn delivery(conn: &mut DbConnection, subscription: i64, id: i64) -> Result<DeliveryRow, ApiError> {
     get(conn, subscription)?;

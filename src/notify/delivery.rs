@@ -34,6 +34,8 @@ pub struct DeliverySettings {
     pub poll: Duration,
     /// Whether targets may be private, loopback or link-local addresses.
     pub allow_private: bool,
+    /// How long delivered deliveries (and their attempts) are kept for the deliveries list.
+    pub keep_delivered: Duration,
 }
 
 /// Deliveries a worker sends to one subscription before it gives others a turn.
@@ -41,6 +43,9 @@ const TURN: usize = 100;
 
 /// Subscriptions looked at per search for work.
 const CANDIDATES: i64 = 8;
+
+/// How often the first worker forgets old delivered deliveries.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Bytes of a receiver's answer read (and dropped) so that its connection can be reused.
 const ANSWER_LIMIT: u64 = 64 * 1024;
@@ -188,7 +193,12 @@ impl Drop for Dispatcher {
 fn work(shared: &Shared, index: usize) {
     let owner = format!("{}-{index}", shared.instance);
     let commits = shared.database.commits();
+    let mut pruned: Option<Instant> = None;
     while !shared.stop.load(Ordering::SeqCst) {
+        if index == 0 && pruned.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+            pruned = Some(Instant::now());
+            prune(shared);
+        }
         let seen = commits.seen();
         match deliver_some(shared, &owner) {
             Ok(true) => continue,
@@ -197,6 +207,19 @@ fn work(shared: &Shared, index: usize) {
         }
         // Woken by a write of this instance, or after the poll interval.
         commits.wait(seen, shared.settings.poll);
+    }
+}
+
+/// Forgets the deliveries delivered longer ago than the settings keep them.
+fn prune(shared: &Shared) {
+    let before = db::now() - delta(shared.settings.keep_delivered);
+    match shared
+        .database
+        .run_blocking(|conn| webhooks::prune_delivered(conn, before))
+    {
+        Ok(0) => {}
+        Ok(count) => log::info!("forgot {count} webhook deliveries delivered before {before}Z"),
+        Err(error) => log::warn!("old webhook deliveries could not be forgotten: {error}"),
     }
 }
 
@@ -349,6 +372,7 @@ mod tests {
             retry_window: Duration::from_secs(86_400),
             poll: Duration::from_secs(1),
             allow_private: false,
+            keep_delivered: Duration::from_secs(30 * 86_400),
         }
     }
 

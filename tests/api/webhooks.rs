@@ -546,7 +546,8 @@ on_both_backends! {
     /// subscription as failing (410 Gone at once); resuming sends what waited, in order, and a
     /// failed delivery can be sent again.
     async fn failing_receivers_are_paused_and_resumed(backend) {
-        let app = spawn_tuned_app_on(&seeded_database(backend), |config| {
+        let url = seeded_database(backend);
+        let app = spawn_tuned_app_on(&url, |config| {
             delivering(config);
             config.webhook_retry_window_secs = 1;
         })
@@ -598,6 +599,17 @@ on_both_backends! {
         rename(&app, 3, "受信終了").await;
         let gone = wait_status(&app, &path, "failing").await;
         assert!(gone["last_error"].as_str().unwrap().contains("410"), "{gone}");
+
+        // Delivered deliveries are forgotten after WEBHOOK_KEEP_DAYS; the failed one stays.
+        let database = strategy_api::db::Database::new(&url, 1, Duration::from_secs(5));
+        let later = chrono::Utc::now().naive_utc() + chrono::TimeDelta::days(1);
+        let forgotten = database
+            .run_blocking(|conn| strategy_api::db::webhooks::prune_delivered(conn, later))
+            .unwrap();
+        assert_eq!(forgotten, 2);
+        let left = deliveries(&app, &webhook).await;
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0]["status"], "failed");
     }
 }
 
