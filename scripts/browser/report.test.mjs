@@ -1,5 +1,6 @@
 // The report pages in a real browser: every KPI with the figures of the JSON, links that lead
-// somewhere, the print view, and axe-core's WCAG 2.0/2.1 A and AA rules with no violation.
+// somewhere, the print view and its PDF (read back with pdftotext), and axe-core's WCAG 2.0/2.1
+// A and AA rules with no violation.
 //
 //   node report.test.mjs BASE_URL ADMIN_TOKEN OUTPUT_DIR PROFILE_DIR
 //
@@ -7,6 +8,7 @@
 // of the pages has something to show.
 import { chromium } from 'playwright-core';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 
 const [base, token, out, profile] = process.argv.slice(2);
@@ -122,6 +124,26 @@ async function axe(name) {
 async function screenshot(name) {
   await page.screenshot({ path: `${out}/${name}.png`, fullPage: true });
 }
+/**
+ * Follows every link of the page's `selector` that names a media type: each must answer 200 with
+ * that type (a zip must be one). Answers the hrefs followed.
+ */
+async function followTyped(selector) {
+  const links = await page.$$eval(selector, (found) => found.map((link) => ({ href: link.getAttribute('href'), type: link.getAttribute('type') })));
+  for (const { href, type } of links) {
+    const response = await page.request.get(new URL(href, base).toString());
+    assert.equal(response.status(), 200, href);
+    assert.equal(response.headers()['content-type'].split(';')[0].trim(), type, `${href} is ${type}`);
+    if (type === 'application/zip') assert.equal((await response.body()).subarray(0, 4).toString('latin1'), 'PK\x03\x04', `${href} is a zip`);
+    if (type === 'application/json') await response.json();
+  }
+  return links.map((link) => link.href);
+}
+/** The text of each page of a PDF, as poppler's pdftotext lays it out. */
+function pdfPages(path) {
+  const text = execFileSync('pdftotext', ['-layout', '-enc', 'UTF-8', path, '-'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  return text.split('\f').slice(0, -1);
+}
 /** Every row of the KPI tables: its link, and each cell's text by its column's heading. */
 async function kpiRows() {
   return page.$$eval('table.kpis', (tables) => tables.flatMap((table) => {
@@ -139,9 +161,16 @@ await check('the index lists the plan with its period and summary', async () => 
   const { counts } = progress;
   const line = `${progress.kpis}指標のうち達成 ${counts.achieved}・順調 ${counts.on_track}・遅れ ${counts.behind}・未把握 ${counts.no_data}`;
   assert.ok((await page.textContent('main')).includes(line), line);
-  for (const href of await page.$$eval('main a[href^="/api/"], main a[href="/openapi.json"]', (links) => links.map((link) => link.getAttribute('href')))) {
-    assert.equal((await page.request.get(new URL(href, base).toString())).status(), 200, href);
+  // The plan's own machine-readable forms, the export among them, each what its link says it is.
+  const card = `.plan-list li:has(a[href="/plans/${plan.id}"])`;
+  const followed = await followTyped(`${card} a[type]`);
+  for (const href of [`/api/v1/plans/${plan.id}`, `/api/v1/plans/${plan.id}/export`, `/api/v1/plans/${plan.id}/export.zip`,
+    `/api/v1/kpis?plan=${plan.id}&limit=all&format=csv`]) {
+    assert.ok(followed.includes(href), `the index links ${href} for the plan`);
   }
+  const exported = await (await page.request.get(`${base}/api/v1/plans/${plan.id}/export`)).json();
+  assert.equal(exported.plan.id, plan.id, "the export is the plan's");
+  await followTyped('main a[type]:not(.plan-list a)');
   await page.click(`a[href="/plans/${plan.id}"]`);
   assert.equal(new URL(page.url()).pathname, `/plans/${plan.id}`);
   await visit('/');
@@ -204,31 +233,55 @@ await check('every link of the report leads somewhere', async () => {
 
 await check('the print view: A4, a page per goal, table headers repeated, no navigation', async () => {
   await visit(`/plans/${plan.id}`);
-  await page.emulateMedia({ media: 'print' });
-  // The printable width of A4 landscape at 96 dpi, less the page margins.
-  await page.setViewportSize({ width: 1047, height: 700 });
-  const styles = await page.evaluate(() => {
-    const goals = [...document.querySelectorAll('section.goal')];
-    return {
-      goals: goals.length,
-      breaks: goals.map((goal) => getComputedStyle(goal).breakBefore),
-      head: getComputedStyle(document.querySelector('table.kpis thead')).display,
-      form: getComputedStyle(document.querySelector('.moment')).display,
-      name: document.querySelector('table.kpis tbody th').getBoundingClientRect().width,
-      header: getComputedStyle(document.querySelector('.site-header')).display,
-    };
-  });
-  assert.equal(styles.goals, 4);
-  assert.deepEqual(styles.breaks, ['page', 'page', 'page', 'page']);
-  assert.equal(styles.head, 'table-header-group');
-  assert.equal(styles.form, 'none');
-  assert.equal(styles.header, 'none');
-  assert.ok(styles.name >= 120, `KPI names get ${styles.name} px in print`);
-  const pdf = await page.pdf({ path: `${out}/report.pdf`, format: 'A4', printBackground: true, preferCSSPageSize: true });
-  const pages = (pdf.toString('latin1').match(/\/Type\s*\/Page[^s]/g) || []).length;
-  assert.ok(pages > styles.goals, `the PDF has ${pages} A4 pages`);
-  await page.emulateMedia({ media: 'screen' });
-  await page.setViewportSize({ width: 1280, height: 900 });
+  // Back to the screen whatever fails, so that the checks after this one see the page as shown.
+  try {
+    await page.emulateMedia({ media: 'print' });
+    // The printable width of A4 landscape at 96 dpi, less the page margins.
+    await page.setViewportSize({ width: 1047, height: 700 });
+    const styles = await page.evaluate(() => {
+      const goals = [...document.querySelectorAll('section.goal')];
+      return {
+        goals: goals.length,
+        breaks: goals.map((goal) => getComputedStyle(goal).breakBefore),
+        form: getComputedStyle(document.querySelector('.moment')).display,
+        name: document.querySelector('table.kpis tbody th').getBoundingClientRect().width,
+        header: getComputedStyle(document.querySelector('.site-header')).display,
+      };
+    });
+    assert.equal(styles.goals, 4);
+    assert.deepEqual(styles.breaks, ['page', 'page', 'page', 'page']);
+    assert.equal(styles.form, 'none');
+    assert.equal(styles.header, 'none');
+    assert.ok(styles.name >= 120, `KPI names get ${styles.name} px in print`);
+    await page.pdf({ path: `${out}/report.pdf`, format: 'A4', printBackground: true, preferCSSPageSize: true });
+    const pages = pdfPages(`${out}/report.pdf`);
+    assert.ok(pages.length > styles.goals, `the PDF has ${pages.length} A4 pages`);
+    // A KPI table that runs onto another page shows its header row again there: a page that opens
+    // with the header, not with the caption of a new table, continues the table of an earlier page.
+    const headings = await page.$$eval('table.kpis', (tables) => [...tables[0].querySelectorAll('thead th')].map((th) => th.textContent.trim()));
+    const words = ['番号', '指標名', '基準値', '目標値'];
+    assert.deepEqual([headings[0], headings[1], headings[3], headings[4]], words, 'the headings looked for are the table\'s');
+    const flat = (text) => text.replace(/[\s\u3000]/g, '');
+    const header = new RegExp(words.join('.*'));
+    const opening = (text) => text.split('\n').find((row) => row.trim() !== '') ?? '';
+    const continued = pages.map((text, index) => ({ text, index })).filter(({ text }) => header.test(flat(opening(text))));
+    assert.ok(continued.length > 0, 'some page opens with a KPI table\'s repeated header row');
+    for (const { text, index } of continued) {
+      const code = text.match(/^\s*(\d+-\d+-\d+-\d+)\s/m)?.[1];
+      assert.ok(code, `page ${index + 1} continues a table with a KPI's row`);
+      const caption = await page.$eval(`table.kpis:has(tbody tr a[href$="/kpis/${kpis.find((kpi) => kpi.code === code).id}"]) caption`, (node) => node.textContent);
+      // The page where the table began: its caption, then the same header row.
+      const began = pages.findLastIndex((other, before) => before < index && flat(other).includes(flat(caption)));
+      assert.ok(began >= 0, `the table of ${code} (${caption}) begins on an earlier page`);
+      assert.match(flat(pages[began]).split(flat(caption))[1], header, `page ${began + 1} shows the header under ${caption}`);
+      for (let between = began + 1; between <= index; between += 1) {
+        assert.match(flat(opening(pages[between])), header, `page ${between + 1}, within ${caption}, opens with its header`);
+      }
+    }
+  } finally {
+    await page.emulateMedia({ media: 'screen' });
+    await page.setViewportSize({ width: 1280, height: 900 });
+  }
 });
 
 await check('the report of a frozen evaluation shows what it froze', async () => {
@@ -271,8 +324,11 @@ await check('a KPI page: chart with a text alternative, results, commentary, rev
   for (const expected of ['取組の周知が進み、参加者が増えた。', '事業の対象を広げる。', '国の目標の見直しに合わせて上方修正', '速報値', '市民意識調査']) {
     assert.ok(text.includes(expected), expected);
   }
-  for (const href of await page.$$eval('section[aria-labelledby="data"] a', (links) => links.map((link) => link.getAttribute('href')))) {
-    assert.equal((await page.request.get(new URL(href, base).toString())).status(), 200, href);
+  const followed = await followTyped('section[aria-labelledby="data"] a');
+  for (const href of [`/api/v1/kpis/${revised.id}`, `/api/v1/kpis/${revised.id}/results`, `/api/v1/kpis/${revised.id}/chart.svg`,
+    `/api/v1/kpis?plan=${plan.id}&code=${encodeURIComponent(revised.code)}&format=csv`,
+    `/api/v1/plans/${plan.id}/export`, `/api/v1/plans/${plan.id}/export.zip`]) {
+    assert.ok(followed.includes(href), `the KPI page links ${href}`);
   }
   await axe('a KPI page');
   await screenshot('kpi');

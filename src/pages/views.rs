@@ -89,6 +89,8 @@ pub struct PlanCard {
     pub municipality: String,
     pub period: String,
     pub summary: String,
+    /// The plan's record as JSON, then the whole plan's machine-readable forms.
+    pub downloads: Vec<Link>,
 }
 
 #[derive(Template)]
@@ -124,8 +126,15 @@ impl IndexPage {
                 ..Default::default()
             };
             let standing = rollup(conn, &filter, ResultView::default())?;
+            let mut downloads = vec![link(
+                format!("/api/v1/plans/{}", plan.id),
+                "計画の基本情報（JSON）",
+                "application/json",
+            )];
+            downloads.extend(whole_plan(plan.id, &plan.code));
             plans.push(PlanCard {
                 href: format!("/plans/{}", plan.id),
+                downloads,
                 period: period(plan.period_start_year, plan.period_end_year),
                 summary: summary_line(standing.kpis, &standing.counts),
                 municipality: format!("{}{}", plan.prefecture, plan.municipality_name),
@@ -444,7 +453,14 @@ fn distributions(plan_id: i64, code: &str, standing: &Standing) -> Vec<Link> {
             ]
         }
     };
-    links.extend([
+    links.extend(whole_plan(plan_id, code));
+    links
+}
+
+/// The whole plan as it stands now, in the machine-readable forms every page links: its export
+/// as one JSON document and as a zip of one CSV per table, and its KPI list as CSV.
+fn whole_plan(plan_id: i64, code: &str) -> [Link; 3] {
+    [
         link(
             format!("/api/v1/plans/{plan_id}/export"),
             &format!("計画全体・最新の記録（JSON） {code}.json"),
@@ -460,8 +476,7 @@ fn distributions(plan_id: i64, code: &str, standing: &Standing) -> Vec<Link> {
             "KPI一覧・最新の記録（CSV）",
             "text/csv",
         ),
-    ]);
-    links
+    ]
 }
 
 /// schema.org `Dataset` for dataset search engines, safe inside a `<script>` element.
@@ -558,6 +573,8 @@ pub struct KpiPage {
     pub chart_description: String,
     pub results: Vec<ResultEntry>,
     pub revisions: Vec<RevisionEntry>,
+    /// The whole plan's machine-readable forms, which hold this KPI too.
+    pub plan_downloads: Vec<Link>,
 }
 
 fn measurement(measurement: &Measurement, unit: &str) -> String {
@@ -617,6 +634,7 @@ impl KpiPage {
             .map(|first| measurement(&first.previous, &unit));
         Ok(KpiPage {
             plan_id,
+            plan_downloads: whole_plan(plan_id, &plan.code).into(),
             plan_name: plan.name,
             goal: (format!("goal-{}", goal.id), format!("基本目標{}", goal.number)),
             measure: report::measure_heading(&measure.into()),

@@ -39,6 +39,21 @@ fn row_of(html: &str, plan: i64, kpi: i64) -> &str {
     &html[start..start + end]
 }
 
+/// The schema.org JSON-LD of a page.
+fn json_ld_of(html: &str) -> Value {
+    let start = html
+        .find("<script type=\"application/ld+json\">")
+        .expect("the page carries JSON-LD");
+    let text = html[start..]
+        .split_once('>')
+        .unwrap()
+        .1
+        .split("</script>")
+        .next()
+        .unwrap();
+    serde_json::from_str(text).expect("the JSON-LD is JSON")
+}
+
 fn percent(rate: &Value) -> String {
     match rate.as_f64() {
         Some(rate) => format!("{:.1}%", rate * 100.0),
@@ -81,6 +96,18 @@ on_both_backends! {
         assert!(index.contains(&line), "the index says {line}");
         assert!(index.contains(&format!("href=\"/plans/{plan}\"")));
         assert!(index.contains("令和3(2021)年度～令和8(2026)年度"));
+        // Each plan links its machine-readable forms, the export among them; so does a KPI page.
+        let whole_plan = [
+            (format!("/api/v1/plans/{plan}/export"), "application/json"),
+            (format!("/api/v1/plans/{plan}/export.zip"), "application/zip"),
+            (format!("/api/v1/kpis?plan={plan}&#38;limit=all&#38;format=csv"), "text/csv; charset=utf-8"),
+        ];
+        for (link, content_type) in [(format!("/api/v1/plans/{plan}"), "application/json")].iter().chain(&whole_plan) {
+            assert!(index.contains(&format!("href=\"{link}\"")), "the index links {link}");
+            let response = app.get(&link.replace("&#38;", "&")).await;
+            assert_eq!(response.status(), 200, "{link}");
+            assert_eq!(response.headers()["content-type"], *content_type, "{link}");
+        }
 
         let html = page(&app, &format!("/plans/{plan}")).await;
         assert!(html.starts_with("<!DOCTYPE html>\n<html lang=\"ja\">"));
@@ -106,8 +133,7 @@ on_both_backends! {
             assert!(html.contains(project["name"].as_str().unwrap()), "{}", project["name"]);
         }
         // schema.org Dataset for dataset search engines, with absolute distribution addresses.
-        let start = html.find("<script type=\"application/ld+json\">").unwrap();
-        let json_ld: Value = serde_json::from_str(html[start..].split_once('>').unwrap().1.split("</script>").next().unwrap()).unwrap();
+        let json_ld = json_ld_of(&html);
         assert_eq!(json_ld["@type"], "Dataset");
         assert_eq!(json_ld["name"], "第2期厚木市まち・ひと・しごと創生総合戦略");
         assert_eq!(json_ld["temporalCoverage"], "2021-04-01/2027-03-31");
@@ -133,6 +159,9 @@ on_both_backends! {
             assert_eq!(app.get(&link).await.status(), 200, "{link}");
         }
         assert!(kpi_page.contains(&format!("href=\"/api/v1/kpis?plan={plan}&#38;code=1-1-1-1&#38;format=csv\"")));
+        for (link, _) in &whole_plan {
+            assert!(kpi_page.contains(&format!("href=\"{link}\"")), "the KPI page links {link}");
+        }
         let csv = app.get(&format!("/api/v1/kpis?plan={plan}&code=1-1-1-1&format=csv")).await.text().await.unwrap();
         assert_eq!(csv.lines().count(), 2, "the KPI's CSV is its one row");
         assert_eq!(app.get("/assets/report.css").await.headers()["content-type"], "text/css; charset=utf-8");
@@ -291,6 +320,44 @@ on_both_backends! {
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         let uncached = app.client.get(app.url(&workbook)).bearer_auth(token(&["kpis:write"], None)).send().await.unwrap();
         assert_eq!(uncached.headers()["etag"], first, "built again a second later, the workbook is the same");
+    }
+}
+
+on_both_backends! {
+    /// The plan page's schema.org `Dataset` describes the plan as the JSON API does: its
+    /// description and publisher, and the licence once an admin sets it (none before).
+    async fn the_plan_pages_dataset_carries_the_licence_description_and_publisher_of_the_plan(backend) {
+        let app = spawn_app_on(&seeded_database(backend)).await;
+        let plan = kpi_of(&app, "1-1-1-1").await["plan_id"].as_i64().unwrap();
+        let plan_path = format!("/api/v1/plans/{plan}");
+        let page_path = format!("/plans/{plan}");
+        let before = json_ld_of(&page(&app, &page_path).await);
+        assert!(before.get("license").is_none(), "no licence while the city states none: {before}");
+
+        let licence = "https://creativecommons.org/licenses/by/4.0/deed.ja";
+        let etag = app.etag(&plan_path).await;
+        let response = app
+            .client
+            .patch(app.url(&plan_path))
+            .bearer_auth(token(&["admin"], None))
+            .header("If-Match", etag)
+            .header("Content-Type", "application/merge-patch+json")
+            .body(json!({"licence_url": licence}).to_string())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "PATCH {plan_path}");
+        let stated = app.json(&plan_path).await;
+        assert_eq!(stated["licence_url"], licence);
+
+        let json_ld = json_ld_of(&page(&app, &page_path).await);
+        assert_eq!(json_ld["@type"], "Dataset");
+        assert_eq!(json_ld["license"], licence, "the licence the admin set, at once (the cached page is not served)");
+        let description = stated["description"].as_str().expect("the bundled plan states a description");
+        assert_eq!(json_ld["description"], description);
+        let publisher = stated["publisher"].as_str().expect("the bundled plan states a publisher");
+        assert_eq!(json_ld["publisher"]["@type"], "GovernmentOrganization");
+        assert_eq!(json_ld["publisher"]["name"], publisher);
     }
 }
 
