@@ -106,8 +106,13 @@ pub async fn conditional_get(
         header::ETAG,
         HeaderValue::from_str(&etag).unwrap_or(HeaderValue::from_static("\"\"")),
     );
-    if let Some(data_version) = data_version {
-        if let Ok(value) = HeaderValue::from_str(&http_date(data_version.changed_at)) {
+    // The data set's time says when a public read last changed; an authenticated read (webhook
+    // subscriptions, whose deliveries change without a new data version) is judged by its ETag alone.
+    let changed_at = data_version
+        .filter(|_| !conditions.authenticated)
+        .map(|version| version.changed_at);
+    if let Some(changed_at) = changed_at {
+        if let Ok(value) = HeaderValue::from_str(&http_date(changed_at)) {
             headers.insert(header::LAST_MODIFIED, value);
         }
     }
@@ -122,7 +127,7 @@ pub async fn conditional_get(
             headers.insert(header::CACHE_CONTROL, value);
         }
     }
-    let response = conditions.respond(head.headers(), bytes.clone(), data_version.map(|v| v.changed_at));
+    let response = conditions.respond(head.headers(), bytes.clone(), changed_at);
     if let (Some(cache), Some(key), Some(data_version)) = (cache, cache_key, data_version) {
         cache.insert(
             key,

@@ -1,6 +1,7 @@
 //! Builds the application and binds its listener (port 0 in tests).
 
 use std::net::TcpListener;
+use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::dev::{ResourceDef, Server, ServiceResponse};
@@ -24,7 +25,7 @@ pub struct Application {
     server: Server,
     port: u16,
     /// The webhook workers, stopped once the server has stopped.
-    dispatcher: Option<Dispatcher>,
+    dispatcher: Option<Arc<Dispatcher>>,
 }
 
 impl Application {
@@ -59,7 +60,8 @@ impl Application {
         let targets = web::Data::new(api::webhooks::TargetPolicy {
             allow_private: delivery.allow_private,
         });
-        let dispatcher = (delivery.workers > 0).then(|| Dispatcher::start(database.clone(), delivery));
+        let dispatcher = (delivery.workers > 0).then(|| Arc::new(Dispatcher::start(database.clone(), delivery)));
+        let stopped_dispatcher = dispatcher.clone();
         let database = web::Data::new(database);
         let signalled_streams = streams.clone();
         let cache_policy = web::Data::new(CachePolicy {
@@ -131,6 +133,9 @@ impl Application {
         .shutdown_signal(async move {
             stop_signal().await;
             signalled_streams.shut_down();
+            if let Some(dispatcher) = stopped_dispatcher {
+                dispatcher.signal_stop();
+            }
         })
         .listen(listener)?;
         if let Some(workers) = config.workers {
@@ -148,13 +153,21 @@ impl Application {
     }
 
     /// Serves until stopped (SIGTERM, SIGINT), then lets the webhook workers record their attempts
-    /// in flight and stop.
+    /// in flight and stop; also when this future is dropped instead (a test's runtime ending).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let served = self.server.await;
-        if let Some(dispatcher) = self.dispatcher {
-            let _ = actix_web::web::block(move || dispatcher.stop()).await;
+        let _workers = StopOnDrop(self.dispatcher);
+        self.server.await
+    }
+}
+
+/// Stops the webhook workers (and waits for them) when dropped.
+struct StopOnDrop(Option<Arc<Dispatcher>>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        if let Some(dispatcher) = &self.0 {
+            dispatcher.stop();
         }
-        served
     }
 }
 

@@ -70,6 +70,12 @@ class PythonReceiver(BaseHTTPRequestHandler):
         pass
 
 
+def wait_for(count, *receivers):
+    deadline = time.time() + 30
+    while time.time() < deadline and any(len(received) < count for received in receivers):
+        time.sleep(0.1)
+
+
 def kpi_rename(kpi, name):
     _, headers, _ = call("GET", f"/api/v1/kpis/{kpi}")
     call("PATCH", f"/api/v1/kpis/{kpi}", {"name": name}, headers["ETag"], "application/merge-patch+json")
@@ -100,6 +106,8 @@ def main():
         for round in (1, 2):
             kpi_rename(round, f"署名の確認 {round}")
         call("PUT", "/api/v1/kpis/3/results/2023", {"value": "7", "note": "受信の確認"})
+        # What was written before the rotations is signed with the secrets of then: let it arrive first.
+        wait_for(3, python_received, node_received)
         # The Python receiver keeps its old secret: during the overlap the old signature still verifies.
         _, headers, _ = call("GET", f"/api/v1/webhooks/{python_hook['id']}")
         call("POST", f"/api/v1/webhooks/{python_hook['id']}/secret?previous_valid_secs=600", None, headers["ETag"])
@@ -114,9 +122,7 @@ def main():
         _, _, feed = call("GET", f"/api/v1/changes?since={start}")
         expected = [item["cursor"] for item in feed["items"]]
         assert len(expected) == 5, feed
-        deadline = time.time() + 30
-        while time.time() < deadline and (len(python_received) < 5 or len(node_received) < 5):
-            time.sleep(0.1)
+        wait_for(5, python_received, node_received)
         time.sleep(0.5)
         for name, received in (("python", python_received), ("javascript", node_received)):
             failures = [record for record in received if not record["verified"] or not record["tampered_rejected"]]

@@ -21,7 +21,8 @@ pub struct Change {
     /// Position in the feed: pass the last one you processed as `since`.
     #[schema(example = 1)]
     pub cursor: i64,
-    /// `plan`, `goal`, `measure`, `initiative`, `kpi`, `project`, `department` or `division`.
+    /// `plan`, `goal`, `measure`, `initiative`, `kpi`, `kpi_result` (its `id` is the KPI's),
+    /// `project`, `department`, `division` or `evaluation`.
     #[schema(example = "kpi")]
     pub resource: String,
     /// The record's id: GET it (a deleted record answers 404).

@@ -471,18 +471,19 @@ pub async fn patch<R: Record>(
     id: i64,
     body: &[u8],
 ) -> Result<HttpResponse, ApiError> {
-    patch_with::<R>(db, writer, request, id, body, |_| Ok(())).await
+    patch_with::<R>(db, writer, request, id, body, |_, _| Ok(())).await
 }
 
-/// The same, with `more_rules` beside the record's own: rules that need what only the request has
-/// (the deployment's settings), every failure named together with the others.
+/// The same, with `more_rules` (given the record as it was, and as it would be) beside the record's
+/// own: rules that need what only the request has (the deployment's settings), every failure named
+/// together with the others.
 pub async fn patch_with<R: Record>(
     db: &Database,
     writer: Writer,
     request: &HttpRequest,
     id: i64,
     body: &[u8],
-    more_rules: impl FnOnce(&R::Input) -> Result<(), ApiError> + Send + 'static,
+    more_rules: impl FnOnce(&R::View, &R::Input) -> Result<(), ApiError> + Send + 'static,
 ) -> Result<HttpResponse, ApiError> {
     let patch = json_body(request, body)?;
     if !patch.is_object() {
@@ -493,7 +494,10 @@ pub async fn patch_with<R: Record>(
             serde_json::to_value(R::input_of(before)).map_err(|error| ApiError::Internal(error.to_string()))?;
         merge_patch(&mut editable, &patch);
         let parsed = parse_input::<R::Input>(editable)?;
-        let rules = all_of(R::validate(conn, &parsed.input, Some(id)), more_rules(&parsed.input));
+        let rules = all_of(
+            R::validate(conn, &parsed.input, Some(id)),
+            more_rules(before, &parsed.input),
+        );
         let input = parsed.finish(rules)?;
         R::authorize(&writer.principal, conn, Some(before), Some(&input))?;
         R::update(conn, id, &input)

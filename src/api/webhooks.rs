@@ -126,7 +126,7 @@ impl Record for WebhookRecord {
         }
     }
 
-    fn validate(conn: &mut DbConnection, input: &WebhookForm, _id: Option<i64>) -> Result<(), ApiError> {
+    fn validate(conn: &mut DbConnection, input: &WebhookForm, id: Option<i64>) -> Result<(), ApiError> {
         let mut checks = Checks::default();
         let url = &input.url;
         let plain = ["http://", "https://"].iter().any(|scheme| url.starts_with(scheme))
@@ -146,7 +146,13 @@ impl Record for WebhookRecord {
         if let Some(description) = &input.description {
             checks.text("description", description, MAX_NAME);
         }
-        if let Some(plan) = input.plan_id {
+        // A plan deleted since it was named stays named (its own deletion was the last change sent):
+        // only a plan newly named must exist.
+        let current = id.map(|id| store::get(conn, id)).transpose()?;
+        if let Some(plan) = input
+            .plan_id
+            .filter(|plan| current.is_none_or(|row| row.plan_id != Some(*plan)))
+        {
             if !store::plan_exists(conn, plan)? {
                 checks.refuse("plan_id", format!("plan {plan} does not exist"));
             }
@@ -156,11 +162,11 @@ impl Record for WebhookRecord {
 
     fn insert(conn: &mut DbConnection, input: &WebhookForm) -> Result<i64, ApiError> {
         let secret = signature::new_secret().map_err(ApiError::Internal)?;
-        store::insert(conn, input, &secret, db::now())
+        store::insert(conn, &normalised(input)?, &secret, db::now())
     }
 
     fn update(conn: &mut DbConnection, id: i64, input: &WebhookForm) -> Result<(), ApiError> {
-        store::update(conn, id, input, db::now())
+        store::update(conn, id, &normalised(input)?, db::now())
     }
 
     fn dependents(_conn: &mut DbConnection, _id: i64) -> Result<Vec<String>, ApiError> {
@@ -175,6 +181,15 @@ impl Record for WebhookRecord {
     fn plan_of(_view: &Webhook) -> Option<i64> {
         None
     }
+}
+
+/// The form with its URL as it is sent to (an international host name in its ASCII form).
+fn normalised(input: &WebhookForm) -> Result<WebhookForm, ApiError> {
+    let url = targets::check_shape(&input.url).map_err(|reason| ApiError::refused_field("url", reason))?;
+    Ok(WebhookForm {
+        url: url.to_string(),
+        ..input.clone()
+    })
 }
 
 /// The caller, when it may keep subscriptions: an admin token for every plan.
@@ -328,9 +343,13 @@ pub async fn update(
     id: web::Path<i64>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {
-    keeper(&writer)?;
-    records::patch_with::<WebhookRecord>(&db, writer, &request, id.into_inner(), &body, move |form| {
-        policy.check(form)
+    // A target is judged when it changes: one allowed before stays until it is changed.
+    records::patch_with::<WebhookRecord>(&db, writer, &request, id.into_inner(), &body, move |before, form| {
+        if form.url == before.url {
+            Ok(())
+        } else {
+            policy.check(form)
+        }
     })
     .await
 }
@@ -345,7 +364,6 @@ pub async fn update(
 )]
 #[delete("/webhooks/{id}")]
 pub async fn remove(db: web::Data<Database>, writer: Writer, id: web::Path<i64>) -> Result<HttpResponse, ApiError> {
-    keeper(&writer)?;
     records::delete::<WebhookRecord>(&db, writer, id.into_inner()).await
 }
 
@@ -407,8 +425,43 @@ pub enum DeliveryStatus {
     /// Not delivered yet: waiting for its turn, or for its next attempt.
     Pending,
     Delivered,
-    /// Given up after the retry window; `redeliver` sends it again.
+    /// Given up after the retry window (its subscription is failing): resuming the subscription
+    /// sends it again first, as `redeliver` does.
     Failed,
+}
+
+impl DeliveryStatus {
+    fn of(stored: &str) -> Self {
+        match stored {
+            store::DELIVERED => DeliveryStatus::Delivered,
+            store::FAILED => DeliveryStatus::Failed,
+            _ => DeliveryStatus::Pending,
+        }
+    }
+
+    fn stored(self) -> String {
+        match self {
+            DeliveryStatus::Pending => store::PENDING,
+            DeliveryStatus::Delivered => store::DELIVERED,
+            DeliveryStatus::Failed => store::FAILED,
+        }
+        .to_string()
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        [
+            DeliveryStatus::Pending,
+            DeliveryStatus::Delivered,
+            DeliveryStatus::Failed,
+        ]
+        .into_iter()
+        .find(|status| status.stored() == text)
+        .ok_or_else(|| "must be pending, delivered or failed".to_string())
+    }
 }
 
 /// One change sent (or to be sent) to a subscription.
@@ -471,11 +524,7 @@ impl From<AttemptRow> for DeliveryAttempt {
 
 impl Delivery {
     fn new(row: DeliveryRow, resource: &str, operation: &str, attempts: Vec<DeliveryAttempt>) -> Self {
-        let status = match row.status.as_str() {
-            store::DELIVERED => DeliveryStatus::Delivered,
-            store::FAILED => DeliveryStatus::Failed,
-            _ => DeliveryStatus::Pending,
-        };
+        let status = DeliveryStatus::of(&row.status);
         Delivery {
             id: row.id,
             webhook_id: row.subscription_id,
@@ -547,12 +596,7 @@ pub async fn deliveries(
     keeper(&caller)?;
     let subscription = id.into_inner();
     let mut params = QueryParams::parse(request.query_string())?;
-    let status = params.text("status")?;
-    if let Some(status) = &status {
-        if ![store::PENDING, store::DELIVERED, store::FAILED].contains(&status.as_str()) {
-            return Err(ApiError::bad_request("status", "must be pending, delivered or failed"));
-        }
-    }
+    let status = params.choice::<DeliveryStatus>("status")?.map(DeliveryStatus::stored);
     let mut page = params.page(store::DELIVERY_SORT)?;
     params.finish()?;
     if page.sort.is_empty() {
@@ -571,8 +615,9 @@ pub async fn deliveries(
     collection::<Delivery, Delivery>(&request, listing)
 }
 
-/// Send a delivery again (admin), now, with its webhook-id: a failed one after the receiver is
-/// fixed, or a delivered one the receiver lost. It keeps its place in cursor order.
+/// Send a delivery again (admin), with its webhook-id and a fresh retry window: one the receiver
+/// lost. It keeps its place in cursor order: it goes at once when no older change of the
+/// subscription waits and the subscription is active, else after them, or when it resumes.
 #[utoipa::path(
     operation_id = "redeliverWebhookDelivery",
     tag = "webhooks",

@@ -181,7 +181,7 @@ pub struct Commits {
 }
 
 impl Commits {
-    /// The count now.
+    /// The count now, to wait for a change of it.
     pub fn seen(&self) -> u64 {
         *self.count.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -194,9 +194,10 @@ impl Commits {
         }
     }
 
-    /// Wakes every waiter (to stop them).
+    /// Wakes every waiter, as a commit does (to stop them: a waiter that has not begun to wait yet
+    /// returns at once too).
     pub fn wake_all(&self) {
-        self.changed.notify_all();
+        self.committed();
     }
 
     fn committed(&self) {
@@ -346,6 +347,19 @@ impl Database {
     pub fn run_blocking<T>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>) -> Result<T, ApiError> {
         let mut conn = self.pool.get()?;
         work(&mut conn)
+    }
+
+    /// A write from a thread of its own (the webhook workers' bookkeeping): on SQLite it takes its
+    /// turn among this instance's writers, as `write` does, rather than wait in SQLite's busy handler.
+    pub fn run_blocking_write<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
+    ) -> Result<T, ApiError> {
+        let _turn = match self.backend {
+            Backend::Sqlite { .. } => Some(self.write_turn.blocking_lock()),
+            Backend::Postgres { .. } => None,
+        };
+        self.run_blocking(work)
     }
 }
 

@@ -88,7 +88,7 @@ impl From<WebhookState> for WebhookStatus {
     }
 }
 
-/// A delivery's state.
+/// A delivery's state, as stored.
 pub const PENDING: &str = "pending";
 pub const DELIVERED: &str = "delivered";
 pub const FAILED: &str = "failed";
@@ -225,8 +225,9 @@ pub fn insert(conn: &mut DbConnection, form: &WebhookForm, secret: &str, at: Nai
         .unwrap_or_default())
 }
 
-/// Applies the form; a status not sent stays as it is. Resuming clears the wait for a retry, so
-/// that the oldest undelivered change is tried at once.
+/// Applies the form; a status not sent stays as it is. Resuming picks the queue up where it
+/// stopped: deliveries given up on (the failing one) are pending again, first in cursor order, and
+/// nothing waits for a backoff, each with a fresh retry window.
 pub fn update(conn: &mut DbConnection, id: i64, form: &WebhookForm, at: NaiveDateTime) -> Result<(), ApiError> {
     diesel::update(webhook_subscriptions::table.find(id))
         .set((
@@ -238,18 +239,46 @@ pub fn update(conn: &mut DbConnection, id: i64, form: &WebhookForm, at: NaiveDat
             webhook_subscriptions::updated_at.eq(at),
         ))
         .execute(conn)?;
-    if let Some(state) = form.status {
-        let current = get(conn, id)?.status();
-        let status = WebhookStatus::from(state);
-        if status != current {
-            diesel::update(webhook_subscriptions::table.find(id))
-                .set((
-                    webhook_subscriptions::status.eq(status.as_str()),
-                    webhook_subscriptions::retry_at.eq(None::<NaiveDateTime>),
-                ))
-                .execute(conn)?;
-        }
+    let Some(state) = form.status else {
+        return Ok(());
+    };
+    let status = WebhookStatus::from(state);
+    if status == get(conn, id)?.status() {
+        return Ok(());
     }
+    diesel::update(webhook_subscriptions::table.find(id))
+        .set(webhook_subscriptions::status.eq(status.as_str()))
+        .execute(conn)?;
+    if status == WebhookStatus::Active {
+        let queue = webhook_deliveries::table
+            .filter(webhook_deliveries::subscription_id.eq(id))
+            .filter(webhook_deliveries::status.eq_any([PENDING, FAILED]));
+        diesel::update(queue)
+            .set((
+                webhook_deliveries::status.eq(PENDING),
+                webhook_deliveries::attempts.eq(0),
+                webhook_deliveries::first_attempt_at.eq(None::<NaiveDateTime>),
+                webhook_deliveries::next_attempt_at.eq(at),
+            ))
+            .execute(conn)?;
+        reschedule(conn, id)?;
+    }
+    Ok(())
+}
+
+/// Sets when a subscription is next worth a worker's look: when its oldest pending delivery is due
+/// (deliveries go in cursor order, so no other can go first); never while none is pending.
+fn reschedule(conn: &mut DbConnection, subscription: i64) -> Result<(), ApiError> {
+    let head: Option<NaiveDateTime> = webhook_deliveries::table
+        .filter(webhook_deliveries::subscription_id.eq(subscription))
+        .filter(webhook_deliveries::status.eq(PENDING))
+        .order((webhook_deliveries::change_id.asc(), webhook_deliveries::id.asc()))
+        .select(webhook_deliveries::next_attempt_at)
+        .first(conn)
+        .optional()?;
+    diesel::update(webhook_subscriptions::table.find(subscription))
+        .set(webhook_subscriptions::retry_at.eq(head))
+        .execute(conn)?;
     Ok(())
 }
 
@@ -285,13 +314,9 @@ pub fn secret_of(conn: &mut DbConnection, id: i64) -> Result<String, ApiError> {
         .first(conn)?)
 }
 
-/// Deletes a subscription with its deliveries and their attempts.
+/// Deletes a subscription; its deliveries and their attempts go with it (ON DELETE CASCADE, so
+/// that an attempt a worker records meanwhile cannot hold the delete back).
 pub fn delete(conn: &mut DbConnection, id: i64) -> Result<(), ApiError> {
-    let deliveries = webhook_deliveries::table
-        .filter(webhook_deliveries::subscription_id.eq(id))
-        .select(webhook_deliveries::id);
-    diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(deliveries))).execute(conn)?;
-    diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::subscription_id.eq(id))).execute(conn)?;
     diesel::delete(webhook_subscriptions::table.find(id)).execute(conn)?;
     Ok(())
 }
@@ -386,12 +411,7 @@ pub struct AttemptRow {
     pub duration_ms: i64,
 }
 
-super::sortable!(
-    DELIVERY_SORT,
-    sort_deliveries,
-    webhook_deliveries,
-    [id, next_attempt_at, created_at]
-);
+super::sortable!(DELIVERY_SORT, sort_deliveries, webhook_deliveries, [id, created_at]);
 
 /// Which of a subscription's deliveries to list.
 #[derive(Debug, Default)]
@@ -449,22 +469,28 @@ pub fn attempts_of(conn: &mut DbConnection, deliveries: &[i64]) -> Result<Vec<At
         .load(conn)?)
 }
 
-/// Forgets deliveries delivered before `before`, with their attempts (failed and pending ones stay
-/// until they are delivered or their subscription goes); answers how many.
+/// Forgets deliveries delivered before `before`, with their attempts, a batch at a time (so that
+/// no single transaction holds the database long); answers how many. Failed and pending ones stay
+/// until they are delivered or their subscription goes: they are what a resumed subscription sends.
 pub fn prune_delivered(conn: &mut DbConnection, before: NaiveDateTime) -> Result<usize, ApiError> {
-    conn.transaction(|conn| {
-        let old = webhook_deliveries::table
+    const BATCH: i64 = 1000;
+    let mut forgotten = 0;
+    loop {
+        let batch = webhook_deliveries::table
             .filter(webhook_deliveries::status.eq(DELIVERED))
-            .filter(webhook_deliveries::delivered_at.lt(before))
-            .select(webhook_deliveries::id);
-        diesel::delete(webhook_attempts::table.filter(webhook_attempts::delivery_id.eq_any(old))).execute(conn)?;
-        Ok(diesel::delete(
-            webhook_deliveries::table
-                .filter(webhook_deliveries::status.eq(DELIVERED))
-                .filter(webhook_deliveries::delivered_at.lt(before)),
-        )
-        .execute(conn)?)
-    })
+            .filter(webhook_deliveries::last_attempt_at.lt(before))
+            .select(webhook_deliveries::id)
+            .limit(BATCH);
+        let ids: Vec<i64> = batch.load(conn)?;
+        if ids.is_empty() {
+            return Ok(forgotten);
+        }
+        forgotten +=
+            diesel::delete(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids))).execute(conn)?;
+        if ids.len() < BATCH as usize {
+            return Ok(forgotten);
+        }
+    }
 }
 
 /// One delivery of a subscription, or a 404 naming it.
@@ -479,21 +505,20 @@ pub fn delivery(conn: &mut DbConnection, subscription: i64, id: i64) -> Result<D
         .ok_or_else(|| ApiError::not_found("delivery", format!("{id} of webhook {subscription}")))
 }
 
-/// Sends a delivery again, at once, with its webhook-id: it takes its place in cursor order (a
-/// subscription's older undelivered changes still go first) and gets a new retry window.
+/// Queues a delivery again with its webhook-id and a fresh retry window. It takes its place in
+/// cursor order: it goes at once if it is the subscription's oldest undelivered change and the
+/// subscription is active, else after those before it, or when the subscription resumes.
 pub fn redeliver(conn: &mut DbConnection, subscription: i64, id: i64, at: NaiveDateTime) -> Result<(), ApiError> {
     delivery(conn, subscription, id)?;
     diesel::update(webhook_deliveries::table.find(id))
         .set((
             webhook_deliveries::status.eq(PENDING),
+            webhook_deliveries::attempts.eq(0),
             webhook_deliveries::first_attempt_at.eq(None::<NaiveDateTime>),
             webhook_deliveries::next_attempt_at.eq(at),
         ))
         .execute(conn)?;
-    diesel::update(webhook_subscriptions::table.find(subscription))
-        .set(webhook_subscriptions::retry_at.eq(None::<NaiveDateTime>))
-        .execute(conn)?;
-    Ok(())
+    reschedule(conn, subscription)
 }
 
 /// Subscriptions with a delivery to send now that no worker holds: active, not waiting for a retry.
@@ -514,7 +539,13 @@ pub fn claimable(conn: &mut DbConnection, now: NaiveDateTime, limit: i64) -> Res
                 .or(webhook_subscriptions::retry_at.le(now)),
         )
         .filter(diesel::dsl::exists(pending))
-        .order(webhook_subscriptions::id)
+        // Least recently served first (a released lease keeps its time), so that no subscription
+        // keeps the workers from the others.
+        .order((
+            webhook_subscriptions::lease_until.is_not_null(),
+            webhook_subscriptions::lease_until.asc(),
+            webhook_subscriptions::id.asc(),
+        ))
         .select(webhook_subscriptions::id)
         .limit(limit)
         .load(conn)?)
@@ -562,8 +593,9 @@ pub fn renew(conn: &mut DbConnection, id: i64, owner: &str, until: NaiveDateTime
     Ok(renewed == 1)
 }
 
-/// Gives the subscription back, for any worker to take.
-pub fn release(conn: &mut DbConnection, id: i64, owner: &str) -> Result<(), ApiError> {
+/// Gives the subscription back, for any worker to take; the lease's end stays as when it was last
+/// served (now), which orders the next search for work.
+pub fn release(conn: &mut DbConnection, id: i64, owner: &str, now: NaiveDateTime) -> Result<(), ApiError> {
     diesel::update(
         webhook_subscriptions::table
             .find(id)
@@ -571,7 +603,7 @@ pub fn release(conn: &mut DbConnection, id: i64, owner: &str) -> Result<(), ApiE
     )
     .set((
         webhook_subscriptions::lease_owner.eq(None::<String>),
-        webhook_subscriptions::lease_until.eq(None::<NaiveDateTime>),
+        webhook_subscriptions::lease_until.eq(now),
     ))
     .execute(conn)?;
     Ok(())
@@ -654,7 +686,7 @@ pub fn record_attempt(
     attempt: &Attempt,
     outcome: &Outcome,
 ) -> Result<(), ApiError> {
-    conn.transaction(|conn| {
+    let record = |conn: &mut DbConnection| -> Result<(), ApiError> {
         let (status, next_attempt_at, delivered_at) = match outcome {
             Outcome::Delivered => (DELIVERED, delivery.next_attempt_at, Some(attempt.at)),
             Outcome::RetryAt(at) => (PENDING, *at, None),
@@ -691,15 +723,10 @@ pub fn record_attempt(
             .execute(conn)?;
         let subscription = webhook_subscriptions::table.find(delivery.subscription_id);
         match outcome {
-            Outcome::Delivered => {
-                diesel::update(subscription)
-                    .set(webhook_subscriptions::retry_at.eq(None::<NaiveDateTime>))
-                    .execute(conn)?;
-            }
-            Outcome::RetryAt(at) => {
+            Outcome::Delivered => {}
+            Outcome::RetryAt(_) => {
                 diesel::update(subscription)
                     .set((
-                        webhook_subscriptions::retry_at.eq(at),
                         webhook_subscriptions::last_error.eq(failure(attempt)),
                         webhook_subscriptions::last_error_at.eq(attempt.at),
                     ))
@@ -708,17 +735,27 @@ pub fn record_attempt(
             Outcome::GiveUp(reason) => {
                 diesel::update(subscription)
                     .set((
-                        webhook_subscriptions::status.eq(WebhookStatus::Failing.as_str()),
-                        webhook_subscriptions::retry_at.eq(None::<NaiveDateTime>),
-                        webhook_subscriptions::last_error.eq(format!("{reason}: {}", failure(attempt))),
+                        webhook_subscriptions::last_error.eq(format!("{reason} ({})", failure(attempt))),
                         webhook_subscriptions::last_error_at.eq(attempt.at),
+                    ))
+                    .execute(conn)?;
+                // An admin's pause stands; an active subscription stops as failing.
+                diesel::update(subscription.filter(webhook_subscriptions::status.eq(WebhookStatus::Active.as_str())))
+                    .set((
+                        webhook_subscriptions::status.eq(WebhookStatus::Failing.as_str()),
                         webhook_subscriptions::updated_at.eq(attempt.at),
                     ))
                     .execute(conn)?;
             }
         }
-        Ok(())
-    })
+        reschedule(conn, delivery.subscription_id)
+    };
+    match outcome {
+        // A subscription's status changes under the serialising lock, as an admin's PATCH does,
+        // so that neither undoes the other unseen.
+        Outcome::GiveUp(_) => super::write::write_transaction(conn, record),
+        _ => conn.transaction(record),
+    }
 }
 
 /// An attempt's failure in words.

@@ -12,7 +12,8 @@ use crate::error::ApiError;
 /// (no busy-snapshot failures; other processes' writers wait on the busy timeout, this one's take
 /// turns in `Database::write`), on Postgres every writer
 /// queues on the row. So a precondition checked inside `work` still holds when it commits, and
-/// audit ids are assigned in commit order, which makes them a gap-free change-feed cursor.
+/// audit ids are assigned in commit order, which makes them the change feed's cursor (never
+/// reordered; the public feed skips the ids of webhook subscriptions' own changes).
 pub fn write_transaction<T>(
     conn: &mut DbConnection,
     work: impl FnOnce(&mut DbConnection) -> Result<T, ApiError>,
@@ -111,21 +112,24 @@ pub fn plan_of_change(
     record: Option<&str>,
 ) -> Result<Option<i64>, ApiError> {
     use super::schema::kpis;
-    if resource == "plan" {
-        return Ok(Some(record_id));
+    match resource {
+        "plan" => return Ok(Some(record_id)),
+        // A result's record id is its KPI's.
+        super::results::RESULT_RESOURCE => {
+            return Ok(kpis::table
+                .find(record_id)
+                .select(kpis::plan_id)
+                .first(conn)
+                .optional()?)
+        }
+        // A subscription may name a plan, but belongs to none.
+        super::webhooks::RESOURCE => return Ok(None),
+        _ => {}
     }
     let record: serde_json::Value = record
         .and_then(|text| serde_json::from_str(text).ok())
         .unwrap_or_default();
-    if let Some(plan) = record["plan_id"].as_i64() {
-        return Ok(Some(plan));
-    }
-    match record["kpi_id"].as_i64() {
-        Some(kpi) if resource == super::results::RESULT_RESOURCE => {
-            Ok(kpis::table.find(kpi).select(kpis::plan_id).first(conn).optional()?)
-        }
-        _ => Ok(None),
-    }
+    Ok(record["plan_id"].as_i64())
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]

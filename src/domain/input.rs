@@ -68,17 +68,17 @@ pub mod integer {
         T::try_from(value).map_err(|_| serde::de::Error::custom(format!("{text} is out of range")))
     }
 
+    /// One integer read as `deserialize` reads it, inside an option or a list.
+    #[derive(serde::Deserialize)]
+    struct Integer(#[serde(deserialize_with = "deserialize")] i64);
+
     /// An optional integer: `null` or one read as `deserialize` reads it.
     pub fn optional<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<i64>, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct Integer(#[serde(deserialize_with = "deserialize")] i64);
         Ok(Option::<Integer>::deserialize(deserializer)?.map(|Integer(value)| value))
     }
 
     /// A list of integers, each read as `deserialize` reads one.
     pub fn list<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Vec<i64>, D::Error> {
-        #[derive(serde::Deserialize)]
-        struct Integer(#[serde(deserialize_with = "deserialize")] i64);
         Ok(Vec::<Integer>::deserialize(deserializer)?
             .into_iter()
             .map(|Integer(value)| value)

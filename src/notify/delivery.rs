@@ -38,8 +38,9 @@ pub struct DeliverySettings {
     pub keep_delivered: Duration,
 }
 
-/// Deliveries a worker sends to one subscription before it gives others a turn.
+/// Deliveries, and time, a worker gives one subscription before the others get a turn.
 const TURN: usize = 100;
+const TURN_TIME: Duration = Duration::from_secs(30);
 
 /// Subscriptions looked at per search for work.
 const CANDIDATES: i64 = 8;
@@ -82,7 +83,7 @@ impl DeliverySettings {
     ) -> Outcome {
         match attempt.status_code {
             Some(200..=299) => return Outcome::Delivered,
-            Some(410) => return Outcome::GiveUp("the receiver answered 410 Gone".into()),
+            Some(410) => return Outcome::GiveUp("the receiver is gone".into()),
             _ => {}
         }
         let failures = delivery.attempts + 1;
@@ -169,7 +170,8 @@ impl Dispatcher {
     }
 
     /// Stops the workers and waits for them: an attempt in flight finishes (within its timeout)
-    /// and is recorded, so that a graceful stop sends nothing twice.
+    /// and is recorded, so that a graceful stop sends nothing twice, and no worker is left inside
+    /// the database driver when the process exits.
     pub fn stop(&self) {
         self.signal_stop();
         let threads = std::mem::take(&mut *self.threads.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
@@ -178,7 +180,8 @@ impl Dispatcher {
         }
     }
 
-    fn signal_stop(&self) {
+    /// Tells the workers to stop after what they are doing (the server is shutting down).
+    pub fn signal_stop(&self) {
         self.shared.stop.store(true, Ordering::SeqCst);
         self.shared.database.commits().wake_all();
     }
@@ -186,7 +189,7 @@ impl Dispatcher {
 
 impl Drop for Dispatcher {
     fn drop(&mut self) {
-        self.signal_stop();
+        self.stop();
     }
 }
 
@@ -215,7 +218,7 @@ fn prune(shared: &Shared) {
     let before = db::now() - delta(shared.settings.keep_delivered);
     match shared
         .database
-        .run_blocking(|conn| webhooks::prune_delivered(conn, before))
+        .run_blocking_write(|conn| webhooks::prune_delivered(conn, before))
     {
         Ok(0) => {}
         Ok(count) => log::info!("forgot {count} webhook deliveries delivered before {before}Z"),
@@ -223,40 +226,41 @@ fn prune(shared: &Shared) {
     }
 }
 
-/// Takes one subscription with a delivery due, if any, and sends what is due of it; true when it did.
+/// Takes one subscription with a delivery due, if any, and sends what is due of it; true when it
+/// attempted one (then there may be more to do at once).
 fn deliver_some(shared: &Shared, owner: &str) -> Result<bool, ApiError> {
     let database = &shared.database;
     let now = db::now();
     let lease = delta(shared.settings.lease());
     let candidates = database.run_blocking(|conn| webhooks::claimable(conn, now, CANDIDATES))?;
     for subscription in candidates {
-        if !database.run_blocking(|conn| webhooks::claim(conn, subscription, owner, now + lease, now))? {
+        if !database.run_blocking_write(|conn| webhooks::claim(conn, subscription, owner, now + lease, now))? {
             continue;
         }
         let sent = deliver_in_order(shared, subscription, owner);
-        database.run_blocking(|conn| webhooks::release(conn, subscription, owner))?;
-        sent?;
-        return Ok(true);
+        database.run_blocking_write(|conn| webhooks::release(conn, subscription, owner, db::now()))?;
+        return sent.map(|attempts| attempts > 0);
     }
     Ok(false)
 }
 
 /// Sends a held subscription's due deliveries oldest first, stopping at the first failure (the
-/// rest wait for it, so that the receiver sees changes in cursor order).
-fn deliver_in_order(shared: &Shared, subscription: i64, owner: &str) -> Result<(), ApiError> {
+/// rest wait for it, so that the receiver sees changes in cursor order); answers how many it tried.
+fn deliver_in_order(shared: &Shared, subscription: i64, owner: &str) -> Result<usize, ApiError> {
     let database = &shared.database;
-    for _ in 0..TURN {
-        if shared.stop.load(Ordering::SeqCst) {
-            break;
-        }
+    let started = Instant::now();
+    let mut attempts = 0;
+    while attempts < TURN && started.elapsed() < TURN_TIME && !shared.stop.load(Ordering::SeqCst) {
         let now = db::now();
         let Some(due) = database.run_blocking(|conn| webhooks::next_due(conn, subscription, now))? else {
             break;
         };
+        // The claim holds the lease for the first; each further one extends it.
         let until = now + delta(shared.settings.lease());
-        if !database.run_blocking(|conn| webhooks::renew(conn, subscription, owner, until))? {
+        if attempts > 0 && !database.run_blocking_write(|conn| webhooks::renew(conn, subscription, owner, until))? {
             break;
         }
+        attempts += 1;
         let (attempt, retry_after) = send(shared, &due);
         let outcome = shared
             .settings
@@ -276,12 +280,12 @@ fn deliver_in_order(shared: &Shared, subscription: i64, owner: &str) -> Result<(
                 due.delivery.message_id
             ),
         }
-        database.run_blocking(|conn| webhooks::record_attempt(conn, &due.delivery, &attempt, &outcome))?;
+        database.run_blocking_write(|conn| webhooks::record_attempt(conn, &due.delivery, &attempt, &outcome))?;
         if outcome != Outcome::Delivered {
             break;
         }
     }
-    Ok(())
+    Ok(attempts)
 }
 
 /// One attempt: the payload signed now, POSTed within the timeout, redirects not followed.
@@ -454,7 +458,7 @@ mod tests {
         ));
         assert!(matches!(
             settings.outcome(&delivery(0, None), &attempt_at(0, Some(410)), None, 1.0),
-            Outcome::GiveUp(reason) if reason.contains("410")
+            Outcome::GiveUp(reason) if reason.contains("gone")
         ));
     }
 

@@ -1,5 +1,5 @@
 //! The change feed, pushed: `GET /api/v1/changes/stream` as Server-Sent Events. The feed (the
-//! audit log, whose ids are a gap-free cursor in commit order) stays the truth: a stream reads it
+//! audit log, whose ids are a cursor in commit order) stays the truth: a stream reads it
 //! from its cursor, so a client resuming with `Last-Event-ID` misses nothing and sees nothing twice.
 //! What wakes the streams is one watcher per instance that reads the newest cursor twice a second
 //! while any stream is open: a write on any instance sharing the database reaches every stream.

@@ -29,6 +29,10 @@ pub fn check_shape(text: &str) -> Result<url::Url, String> {
     if url.fragment().is_some() {
         return Err("must not have a fragment".into());
     }
+    // What the HTTP client will parse: a URL it could not send to would fail every delivery.
+    if ureq::http::Uri::try_from(url.as_str()).is_err() {
+        return Err("must be a URL an HTTP client can send to".into());
+    }
     Ok(url)
 }
 
@@ -44,10 +48,21 @@ pub fn refusal(url: &url::Url, allow_private: bool) -> Option<String> {
         url::Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
             let local = name == "localhost"
-                || [".localhost", ".local", ".internal", ".home.arpa"]
+                || [".localhost", ".local", ".internal", ".home.arpa", ".lan", ".intranet"]
                     .iter()
                     .any(|suffix| name.ends_with(suffix));
-            local.then(|| format!("{name} is a local name; targets must be reachable on the public internet"))
+            if local {
+                Some(format!(
+                    "{name} is a local name; targets must be reachable on the public internet"
+                ))
+            } else if !name.contains('.') {
+                // Resolved through the local search domains, into the local network.
+                Some(format!(
+                    "{name} is a name without a domain; give the receiver's full host name"
+                ))
+            } else {
+                None
+            }
         }
     }
 }
@@ -87,8 +102,12 @@ fn v6_kind(ip: Ipv6Addr) -> Option<&'static str> {
     }
     let segments = ip.segments();
     let embedded = |high: u16, low: u16| Ipv4Addr::new((high >> 8) as u8, high as u8, (low >> 8) as u8, low as u8);
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+    // NAT64 (RFC 6052) and SIIT (RFC 7915, ::ffff:0:a.b.c.d) carry an IPv4 address at the end.
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
         return v4_kind(embedded(segments[6], segments[7]));
+    }
+    if segments[..3] == [0x64, 0xff9b, 1] {
+        return Some("a local-use NAT64 address");
     }
     if segments[0] == 0x2002 {
         return v4_kind(embedded(segments[1], segments[2]));
@@ -166,7 +185,10 @@ mod tests {
             "http://[fd00::1]/",
             "http://[fe80::1]/",
             "http://[2001:db8::1]/",
+            "http://[64:ff9b:1::a00:1]/",
+            "http://[::ffff:0:a00:1]/",
             "http://localhost/",
+            "http://jenkins:8080/",
             "http://LOCALHOST./",
             "http://api.localhost/",
             "http://printer.local/",

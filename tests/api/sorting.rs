@@ -143,11 +143,7 @@ fn collections(plan: i64) -> Vec<Collection> {
         Collection {
             path: "/api/v1/webhooks/1/deliveries".to_string(),
             admin_only: true,
-            fields: vec![
-                ("id", "/id"),
-                ("next_attempt_at", "/next_attempt_at"),
-                ("created_at", "/created_at"),
-            ],
+            fields: vec![("id", "/id"), ("created_at", "/created_at")],
         },
         Collection {
             path: "/api/v1/audit".to_string(),

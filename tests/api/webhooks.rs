@@ -30,6 +30,8 @@ enum Answer {
     Hangs,
     /// 302 to this URL.
     Redirect(String),
+    /// 503 with `Retry-After` of this many seconds.
+    Busy(u64),
 }
 
 /// One request as it arrived, and the status it was answered with (None: no answer).
@@ -125,6 +127,7 @@ impl Receiver {
                 answered: match &answer {
                     Answer::Status(status) => Some(*status),
                     Answer::Redirect(_) => Some(302),
+                    Answer::Busy(_) => Some(503),
                     Answer::Slow(_) | Answer::Hangs => None,
                 },
             });
@@ -136,6 +139,7 @@ impl Receiver {
         let text = match answer {
             Answer::Status(status) => reply(status, ""),
             Answer::Redirect(location) => reply(302, &format!("Location: {location}\r\n")),
+            Answer::Busy(seconds) => reply(503, &format!("Retry-After: {seconds}\r\n")),
             Answer::Slow(delay) => {
                 tokio::time::sleep(delay).await;
                 reply(200, "")
@@ -578,21 +582,25 @@ on_both_backends! {
         let states: Vec<(i64, &str)> = listed.iter().map(|delivery| (delivery["cursor"].as_i64().unwrap(), delivery["status"].as_str().unwrap())).collect();
         assert_eq!(states, [(feed[1], "pending"), (feed[0], "failed")]);
 
-        // Resumed into a working receiver: what waited goes; the failed one only when asked.
+        // Resumed into a working receiver: the queue goes on where it stopped, the change given up
+        // on first, then what waited, in cursor order.
         receiver.script([], Answer::Status(200));
         patch_webhook(&app, &path, json!({"status": "active", "description": "復旧"})).await;
-        let delivered = receiver.wait_delivered(1, Duration::from_secs(10)).await;
-        assert_eq!(delivered[0].cursor(), feed[1]);
+        let delivered = receiver.wait_delivered(2, Duration::from_secs(10)).await;
+        assert_eq!([delivered[0].cursor(), delivered[1].cursor()], [feed[0], feed[1]]);
         let failed = listed.iter().find(|delivery| delivery["status"] == "failed").unwrap();
+        assert_eq!(delivered[0].id, failed["message_id"].as_str().unwrap(), "the same webhook-id as before");
+
+        // A delivery the receiver lost is sent again on request, with its webhook-id.
         let again = app
             .send(Method::POST, &format!("{path}/deliveries/{}/redeliver", failed["id"]), Some(&admin()), None, None)
             .await;
         assert_eq!(again.status(), 202);
         let queued: Value = again.json().await.unwrap();
-        assert_eq!(queued["status"], "pending");
-        let delivered = receiver.wait_delivered(2, Duration::from_secs(10)).await;
-        assert_eq!(delivered[1].cursor(), feed[0]);
-        assert_eq!(delivered[1].id, failed["message_id"].as_str().unwrap(), "redelivered with its webhook-id");
+        assert_eq!((queued["status"].as_str(), queued["attempt_count"].as_i64()), (Some("pending"), Some(0)));
+        let delivered = receiver.wait_delivered(3, Duration::from_secs(10)).await;
+        assert_eq!(delivered[2].cursor(), feed[0]);
+        assert_eq!(delivered[2].id, delivered[0].id, "redelivered with its webhook-id");
 
         // 410 Gone stops at once.
         receiver.script([Answer::Status(410)], Answer::Status(200));
@@ -610,6 +618,46 @@ on_both_backends! {
         let left = deliveries(&app, &webhook).await;
         assert_eq!(left.len(), 1, "{left:?}");
         assert_eq!(left[0]["status"], "failed");
+    }
+}
+
+on_both_backends! {
+    /// A receiver that asks for time (Retry-After) is left alone meanwhile: no worker takes the
+    /// subscription until then; resuming it after a pause tries the waiting change at once.
+    async fn a_backoff_is_waited_out_and_resuming_ends_it(backend) {
+        let url = seeded_database(backend);
+        let app = spawn_tuned_app_on(&url, delivering).await;
+        let receiver = Receiver::start().await;
+        receiver.script([Answer::Busy(50)], Answer::Status(200));
+        let webhook = subscribe(&app, &receiver.url, json!({})).await;
+        let path = format!("/api/v1/webhooks/{}", webhook["id"]);
+        rename(&app, 1, "待ってから").await;
+        receiver.wait_received(1, Duration::from_secs(10)).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let pending = &deliveries(&app, &webhook).await[0];
+        let next = chrono::DateTime::parse_from_rfc3339(pending["next_attempt_at"].as_str().unwrap()).unwrap();
+        assert!(next > chrono::Utc::now() + chrono::TimeDelta::seconds(40), "Retry-After respected: {pending}");
+        // Waiting, the subscription is not taken again and again: its lease stays as it was left.
+        let lease = || {
+            let database = strategy_api::db::Database::new(&url, 1, Duration::from_secs(5));
+            let id = webhook["id"].as_i64().unwrap();
+            database
+                .run_blocking(move |conn| {
+                    use diesel::prelude::*;
+                    use strategy_api::db::schema::webhook_subscriptions as subscriptions;
+                    Ok(subscriptions::table.find(id).select(subscriptions::lease_until).first::<Option<chrono::NaiveDateTime>>(conn)?)
+                })
+                .unwrap()
+        };
+        let before = lease();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(lease(), before, "a worker kept taking a subscription with nothing due");
+        assert_eq!(receiver.received().len(), 1);
+
+        patch_webhook(&app, &path, json!({"status": "paused"})).await;
+        patch_webhook(&app, &path, json!({"status": "active"})).await;
+        let delivered = receiver.wait_delivered(1, Duration::from_secs(5)).await;
+        assert_eq!(delivered[0].id, receiver.received()[0].id);
     }
 }
 

@@ -28,7 +28,7 @@ CREATE TABLE webhook_subscriptions (
 -- The outbox: one row per change and subscription, written in the change's own transaction.
 CREATE TABLE webhook_deliveries (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-    subscription_id BIGINT NOT NULL REFERENCES webhook_subscriptions (id),
+    subscription_id BIGINT NOT NULL REFERENCES webhook_subscriptions (id) ON DELETE CASCADE,
     change_id BIGINT NOT NULL REFERENCES audit_log (id),
     -- webhook-id: the same for every attempt, so that receivers can drop duplicates.
     message_id TEXT NOT NULL,
@@ -45,11 +45,13 @@ CREATE TABLE webhook_deliveries (
 );
 CREATE UNIQUE INDEX webhook_deliveries_change ON webhook_deliveries (subscription_id, change_id);
 CREATE INDEX webhook_deliveries_status ON webhook_deliveries (subscription_id, status, change_id);
+-- Old settled deliveries are forgotten by age.
+CREATE INDEX webhook_deliveries_settled ON webhook_deliveries (status, last_attempt_at);
 
 -- Every attempt of a delivery: when, what the receiver answered or what went wrong, how long.
 CREATE TABLE webhook_attempts (
     id INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-    delivery_id BIGINT NOT NULL REFERENCES webhook_deliveries (id),
+    delivery_id BIGINT NOT NULL REFERENCES webhook_deliveries (id) ON DELETE CASCADE,
     attempted_at TIMESTAMP NOT NULL,
     status_code INTEGER,
     error TEXT,
