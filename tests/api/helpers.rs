@@ -264,7 +264,6 @@ pub fn base64url(bytes: &[u8]) -> String {
     text
 }
 
-/// An unsigned token: header `{"alg":"none"}`, these claims, empty signature.
 /// A valid token of the test apps.
 pub fn token(scopes: &[&str], dept: Option<i64>) -> String {
     sign(&claims(scopes, dept), TEST_SECRET)

@@ -4,7 +4,7 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::Method;
@@ -96,12 +96,16 @@ struct KeyServer {
     url: String,
     state: Arc<Mutex<Answer>>,
     fetches: Arc<AtomicUsize>,
+    /// When each fetch arrived, for lifetimes measured between fetches rather than by the test's sleeps.
+    arrivals: Arc<Mutex<Vec<Instant>>>,
 }
 
 struct Answer {
     status: u16,
     body: String,
     cache_control: Option<String>,
+    /// A `Location` header, for a redirect.
+    location: Option<String>,
     delay: Duration,
 }
 
@@ -114,9 +118,11 @@ impl KeyServer {
                 status: 200,
                 body: keys.to_string(),
                 cache_control: Some("public, max-age=600".into()),
+                location: None,
                 delay: Duration::ZERO,
             })),
             fetches: Arc::new(AtomicUsize::new(0)),
+            arrivals: Arc::new(Mutex::new(Vec::new())),
         };
         let serving = server.clone();
         tokio::spawn(async move {
@@ -134,22 +140,27 @@ impl KeyServer {
                             Ok(n) => request.extend_from_slice(&buffer[..n]),
                         }
                     }
+                    serving.arrivals.lock().unwrap().push(Instant::now());
                     serving.fetches.fetch_add(1, Ordering::SeqCst);
-                    let (status, body, cache_control, delay) = {
+                    let (status, body, cache_control, location, delay) = {
                         let answer = serving.state.lock().unwrap();
                         (
                             answer.status,
                             answer.body.clone(),
                             answer.cache_control.clone(),
+                            answer.location.clone(),
                             answer.delay,
                         )
                     };
                     tokio::time::sleep(delay).await;
-                    let cache_control =
-                        cache_control.map_or(String::new(), |value| format!("Cache-Control: {value}\r\n"));
+                    let header = |name: &str, value: Option<String>| {
+                        value.map_or(String::new(), |value| format!("{name}: {value}\r\n"))
+                    };
                     let response = format!(
-                        "HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{cache_control}Connection: close\r\n\r\n{body}",
-                        body.len()
+                        "HTTP/1.1 {status} Answer\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{}{}Connection: close\r\n\r\n{body}",
+                        body.len(),
+                        header("Cache-Control", cache_control),
+                        header("Location", location),
                     );
                     let _ = stream.write_all(response.as_bytes()).await;
                 });
@@ -168,6 +179,25 @@ impl KeyServer {
 
     fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
+    }
+
+    /// The time between the arrival of fetch `n` (counted from 1) and the one after it.
+    fn gap_after(&self, n: usize) -> Duration {
+        let arrivals = self.arrivals.lock().unwrap();
+        arrivals[n] - arrivals[n - 1]
+    }
+
+    /// Waits until the server has had at least `count` fetches (within `limit`).
+    async fn wait_for_fetches(&self, count: usize, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        while self.fetches() < count {
+            assert!(
+                Instant::now() < deadline,
+                "{} fetches within {limit:?}, not {count}",
+                self.fetches()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 }
 
@@ -193,14 +223,38 @@ async fn app_with_url(url: &str, server: &KeyServer, adjust: impl FnOnce(&mut Co
 
 /// Waits until `/readyz` says the keys are (or are not) usable.
 async fn wait_for_keys(app: &TestApp, loaded: bool) -> Value {
-    for _ in 0..100 {
+    wait_for_keys_within(app, loaded, Duration::from_secs(10)).await
+}
+
+/// The same, for at most `limit`.
+async fn wait_for_keys_within(app: &TestApp, loaded: bool, limit: Duration) -> Value {
+    let deadline = Instant::now() + limit;
+    loop {
         let ready = app.json("/readyz").await;
         if ready["verification_keys"]["loaded"] == loaded {
             return ready;
         }
+        assert!(
+            Instant::now() < deadline,
+            "the keys were not loaded={loaded} within {limit:?}: {ready}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the keys never became loaded={loaded}: {}", app.json("/readyz").await);
+}
+
+/// `/readyz` once the first fetch of the key set has failed (the second attempt, after a backoff,
+/// comes only then), or at once should the keys have loaded.
+async fn after_a_failed_fetch(app: &TestApp, server: &KeyServer) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while server.fetches() < 2 {
+        let ready = app.json("/readyz").await;
+        if ready["verification_keys"]["loaded"] == true {
+            return ready;
+        }
+        assert!(Instant::now() < deadline, "no second fetch within 15 s: {ready}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.json("/readyz").await
 }
 
 /// A write that passes authentication and the scope check and then stops at the missing If-Match
@@ -294,6 +348,50 @@ on_both_backends! {
 }
 
 on_both_backends! {
+    /// A deployment with a key set and no `JWT_SECRET` (by URL or by file): the provider's RS256
+    /// tokens write, an HS256 token signed with the test secret is refused with 401; the same
+    /// HS256 token writes where the secret is set beside the same key set.
+    async fn a_key_set_alone_refuses_the_services_own_tokens(backend) {
+        let url = shared_database(backend);
+        let server = KeyServer::start(key_set(&["rsa-1"])).await;
+        let path = std::path::Path::new(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("jwks-{}-{}.json", std::process::id(), IDS.fetch_add(1, Ordering::SeqCst)));
+        std::fs::write(&path, key_set(&["rsa-1"]).to_string()).unwrap();
+        // Tokens of the service's own issuer would be accepted, were there a secret to verify them.
+        let both_issuers = |config: &mut Config| config.jwt_issuer = format!("{ISSUER},{}", crate::helpers::ISSUER);
+        let by_url = app_with_url(&url, &server, |config| {
+            both_issuers(config);
+            config.jwt_secret = None;
+        })
+        .await;
+        let file = path.clone();
+        let by_file = spawn_tuned_app_on(&url, move |config| {
+            provider_settings(config);
+            both_issuers(config);
+            config.jwt_jwks_file = Some(file);
+            config.jwt_secret = None;
+        })
+        .await;
+        let with_secret = app_with_url(&url, &server, both_issuers).await;
+        let own = crate::helpers::token(&["kpis:write"], None);
+        for (source, app) in [("JWT_JWKS_URL", &by_url), ("JWT_JWKS_FILE", &by_file)] {
+            let ready = wait_for_keys(app, true).await;
+            assert_eq!(ready["verification_keys"]["keys"], 1, "{source}: {ready}");
+            let (status, body) = probe(app, KPI, &provider_token("rsa-1", json!({"scope": "kpis:write"}))).await;
+            assert_eq!(status, 428, "{source}: the provider's RS256 token: {body}");
+            let response = app.send(Method::DELETE, KPI, Some(&own), None, None).await;
+            let challenge = response.headers().get("www-authenticate").map(|value| value.to_str().unwrap().to_string());
+            let problem = assert_problem(response, 401).await;
+            assert!(challenge.unwrap_or_default().contains("invalid_token"), "{source}: {problem}");
+            assert!(problem["detail"].as_str().unwrap().contains("HS256"), "{source}: {problem}");
+        }
+        wait_for_keys(&with_secret, true).await;
+        assert_eq!(probe(&with_secret, KPI, &own).await.0, 428, "the same token with JWT_SECRET set");
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
+on_both_backends! {
     /// A new kid causes exactly one fetch, then verifies; fifty invented kids at once cause one
     /// fetch per cooldown; a key removed from the set is refused once the set is fetched again.
     async fn keys_rotate_without_a_restart(backend) {
@@ -354,35 +452,146 @@ on_both_backends! {
     /// The provider slow (the fetch times out) or failing: the last good keys keep serving up to
     /// the allowed staleness, then writes fail closed with 503 and `/readyz` says so.
     async fn stale_keys_serve_until_the_limit(backend) {
+        // Far above what the first part of the test takes (about 3 s from the last good fetch to
+        // the probe), so that a loaded machine does not run into the limit before the probe.
+        const MAX_STALE_SECS: u64 = 10;
         let server = KeyServer::start(key_set(&["ed25519-1"])).await;
         server.set(|answer| answer.cache_control = Some("max-age=1".into()));
         let app = app_with_url(&shared_database(backend), &server, |config| {
-            config.jwt_jwks_max_stale_secs = 4;
+            config.jwt_jwks_max_stale_secs = MAX_STALE_SECS;
         })
         .await;
         wait_for_keys(&app, true).await;
+        // Every fetch counted from here on reads this delay, longer than the 1 s timeout.
         server.set(|answer| answer.delay = Duration::from_secs(3));
         let slow_from = server.fetches();
-        for _ in 0..50 {
-            if server.fetches() > slow_from {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        tokio::time::sleep(Duration::from_millis(1200)).await;
+        server.wait_for_fetches(slow_from + 1, Duration::from_secs(15)).await;
+        // The slow fetch has timed out (after 1 s) by now.
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let ready = app.json("/readyz").await;
+        assert_eq!(ready["verification_keys"]["loaded"], true, "{ready}");
+        let age = ready["verification_keys"]["age_secs"].as_u64().unwrap();
+        assert!(age >= 2, "the keys are past their max-age of 1 s and were not fetched again: {ready}");
         let token = provider_token("ed25519-1", json!({}));
         assert_eq!(probe(&app, KPI, &token).await.0, 428, "a slow provider: stale keys serve");
         server.set(|answer| {
             answer.delay = Duration::ZERO;
             answer.status = 500;
         });
-        let ready = wait_for_keys(&app, false).await;
+        let ready = wait_for_keys_within(&app, false, Duration::from_secs(40)).await;
+        assert!(
+            ready["verification_keys"]["age_secs"].as_u64().unwrap() >= MAX_STALE_SECS,
+            "the keys serve until the limit, not shorter: {ready}"
+        );
         assert_eq!(ready["status"], "ready", "reads are still served: {ready}");
         let response = app.send(Method::DELETE, KPI, Some(&token), None, None).await;
         assert!(response.headers().contains_key("retry-after"));
         let problem = assert_problem(response, 503).await;
         assert!(problem["detail"].as_str().unwrap().contains("keys"), "{problem}");
         assert_eq!(app.get(KPI).await.status(), 200, "reads do not need keys");
+    }
+}
+
+on_both_backends! {
+    /// A key set larger than `JWT_JWKS_MAX_BYTES` is not loaded (writes 503, `/readyz` says the
+    /// keys are not loaded), however valid its keys; the same provider's set under the cap loads.
+    async fn a_key_set_over_the_size_cap_is_not_loaded(backend) {
+        let small = key_set(&["ed25519-1"]);
+        let large = key_set(&["rsa-1", "rsa-2", "p256-1", "ed25519-1"]);
+        let cap = large.to_string().len() - 1;
+        assert!(small.to_string().len() <= cap);
+        let server = KeyServer::start(large).await;
+        let app = app_with_url(&shared_database(backend), &server, |config| {
+            config.jwt_jwks_max_bytes = cap as u64;
+        })
+        .await;
+        let ready = after_a_failed_fetch(&app, &server).await;
+        assert_eq!(ready["verification_keys"]["loaded"], false, "{ready}");
+        assert_eq!(ready["verification_keys"]["keys"], 0, "{ready}");
+        assert_eq!(ready["verification_keys"]["age_secs"], Value::Null, "never loaded: {ready}");
+        let token = provider_token("ed25519-1", json!({}));
+        let response = app.send(Method::DELETE, KPI, Some(&token), None, None).await;
+        let problem = assert_problem(response, 503).await;
+        assert!(problem["detail"].as_str().unwrap().contains("not been loaded"), "{problem}");
+
+        server.serve(small);
+        let ready = wait_for_keys_within(&app, true, Duration::from_secs(20)).await;
+        assert_eq!(ready["verification_keys"]["keys"], 1, "{ready}");
+        assert_eq!(probe(&app, KPI, &token).await.0, 428, "a set under the cap loads");
+    }
+}
+
+on_both_backends! {
+    /// A key set served without `Cache-Control: max-age` is kept for `JWT_JWKS_DEFAULT_TTL_SECS`:
+    /// not fetched again sooner, and fetched again once that time is over.
+    async fn a_key_set_without_max_age_is_kept_for_the_default_lifetime(backend) {
+        const DEFAULT_TTL_SECS: u64 = 3;
+        let server = KeyServer::start(key_set(&["ed25519-1"])).await;
+        server.set(|answer| answer.cache_control = None);
+        let app = app_with_url(&shared_database(backend), &server, |config| {
+            config.jwt_jwks_default_ttl_secs = DEFAULT_TTL_SECS;
+            // Below the default lifetime, so that it is the default that holds the set, not the minimum.
+            config.jwt_jwks_min_ttl_secs = 1;
+        })
+        .await;
+        wait_for_keys(&app, true).await;
+        // The configured default, not the 10-minute one nor the maximum: the set is fetched again.
+        server.wait_for_fetches(2, Duration::from_secs(20)).await;
+        let gap = server.gap_after(1);
+        assert!(
+            gap >= Duration::from_secs(DEFAULT_TTL_SECS),
+            "fetched again {gap:?} after the first fetch, sooner than the default lifetime"
+        );
+        assert_eq!(probe(&app, KPI, &provider_token("ed25519-1", json!({}))).await.0, 428);
+    }
+}
+
+on_both_backends! {
+    /// A `max-age` below `JWT_JWKS_MIN_TTL_SECS` is raised to it: the set is not fetched again
+    /// before the minimum, and it is fetched again after it (the max-age was clamped, not ignored).
+    async fn a_max_age_below_the_minimum_is_raised_to_it(backend) {
+        const MIN_TTL_SECS: u64 = 3;
+        let server = KeyServer::start(key_set(&["ed25519-1"])).await;
+        server.set(|answer| answer.cache_control = Some("public, max-age=0".into()));
+        let app = app_with_url(&shared_database(backend), &server, |config| {
+            config.jwt_jwks_min_ttl_secs = MIN_TTL_SECS;
+        })
+        .await;
+        wait_for_keys(&app, true).await;
+        server.wait_for_fetches(2, Duration::from_secs(20)).await;
+        let gap = server.gap_after(1);
+        assert!(
+            gap >= Duration::from_secs(MIN_TTL_SECS),
+            "fetched again {gap:?} after the first fetch, sooner than the minimum lifetime"
+        );
+        server.set(|answer| answer.cache_control = Some("max-age=1".into()));
+        server.wait_for_fetches(3, Duration::from_secs(20)).await;
+        let gap = server.gap_after(2);
+        assert!(gap >= Duration::from_secs(MIN_TTL_SECS), "max-age=1: fetched again after {gap:?}");
+        assert_eq!(probe(&app, KPI, &provider_token("ed25519-1", json!({}))).await.0, 428);
+    }
+}
+
+on_both_backends! {
+    /// A key server answering with a redirect is not followed: the keys do not load (writes 503)
+    /// and the address it redirects to gets no request.
+    async fn a_redirect_from_the_key_server_is_not_followed(backend) {
+        let target = KeyServer::start(key_set(&["ed25519-1"])).await;
+        let server = KeyServer::start(key_set(&["ed25519-1"])).await;
+        let location = target.url.clone();
+        server.set(|answer| {
+            answer.status = 302;
+            answer.body = String::new();
+            answer.location = Some(location);
+        });
+        let app = app_with_url(&shared_database(backend), &server, |_| {}).await;
+        let ready = after_a_failed_fetch(&app, &server).await;
+        assert_eq!(ready["verification_keys"]["loaded"], false, "{ready}");
+        assert_eq!(ready["verification_keys"]["keys"], 0, "{ready}");
+        let token = provider_token("ed25519-1", json!({}));
+        let response = app.send(Method::DELETE, KPI, Some(&token), None, None).await;
+        assert_problem(response, 503).await;
+        assert_eq!(target.fetches(), 0, "the redirect target is never asked");
     }
 }
 
@@ -643,5 +852,152 @@ on_both_backends! {
         let audit = app.send(Method::GET, "/api/v1/audit", Some(&issue("atsugi-2")), None, None).await;
         let problem = assert_problem(audit, 403).await;
         assert!(problem["detail"].as_str().unwrap().contains("every plan"), "{problem}");
+    }
+}
+
+/// A token of the service's own (HS256), limited to a plan by its `plan` claim (an id or a code).
+fn limited_to_plan(scopes: &[&str], plan: Value) -> String {
+    let mut claims = crate::helpers::claims(scopes, None);
+    claims["plan"] = plan;
+    crate::helpers::sign(&claims, TEST_SECRET)
+}
+
+/// POSTs a record as a token; answers the status and the body.
+async fn post(app: &TestApp, path: &str, token: &str, body: &Value) -> (u16, Value) {
+    let response = app.send(Method::POST, path, Some(token), None, Some(body)).await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// The id of a record that must be created.
+async fn created(app: &TestApp, path: &str, token: &str, body: Value) -> i64 {
+    let (status, answer) = post(app, path, token, &body).await;
+    assert_eq!(status, 201, "POST {path} {body}: {answer}");
+    answer["id"].as_i64().unwrap()
+}
+
+/// A KPI's result of a year written as a token: the status and the body.
+async fn put_result(app: &TestApp, kpi: i64, year: i32, token: &str, etag: Option<&str>, value: &str) -> (u16, Value) {
+    let path = format!("/api/v1/kpis/{kpi}/results/{year}");
+    let response = app
+        .send(Method::PUT, &path, Some(token), etag, Some(&json!({"value": value})))
+        .await;
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// How many goals, measures, initiatives and KPIs there are, and the newest cursor of the change feed.
+async fn counts(app: &TestApp) -> (Vec<i64>, i64) {
+    let mut counts = Vec::new();
+    for collection in ["goals", "measures", "initiatives", "kpis"] {
+        counts.push(
+            app.json(&format!("/api/v1/{collection}")).await["total"]
+                .as_i64()
+                .unwrap(),
+        );
+    }
+    (counts, crate::helpers::latest_cursor(app).await)
+}
+
+/// How many writes the audit record holds.
+async fn audit_total(app: &TestApp, admin: &str) -> i64 {
+    let response = app
+        .send(Method::GET, "/api/v1/audit?limit=1", Some(admin), None, None)
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json::<Value>().await.unwrap()["total"].as_i64().unwrap()
+}
+
+on_both_backends! {
+    /// With two plans, a token limited to plan A creates nothing in plan B (the limit checked on the
+    /// record as it would be after the change: 403, and no record, feed entry or audit record left)
+    /// and writes neither results nor target revisions of plan B's KPIs, while it writes plan A's.
+    async fn plan_limited_tokens_create_and_revise_only_in_their_plan(backend) {
+        let app = spawn_tuned_app_on(&seeded_database(backend), |_| {}).await;
+        let admin = crate::helpers::token(&["admin"], None);
+        let plan_a = app.json("/api/v1/plans?code=atsugi-2").await["items"][0]["id"].as_i64().unwrap();
+        let plan_b = created(&app, "/api/v1/plans", &admin, json!({
+            "code": "ebina-2", "name": "第2期海老名市総合戦略",
+            "document_title": "第2期海老名市総合戦略 基本目標別重要業績評価指標（KPI）",
+            "municipality_code": "142158", "municipality_name": "海老名市", "prefecture": "神奈川県",
+            "period_start_year": 2020, "period_end_year": 2026,
+        }))
+        .await;
+        // Plan B's hierarchy down to a KPI, written by an admin of every plan.
+        let goal_b = created(&app, "/api/v1/goals", &admin, json!({"plan_id": plan_b, "code": "1", "number": 1, "category": "海老名", "title": "海老名の基本目標"})).await;
+        let measure_b = created(&app, "/api/v1/measures", &admin, json!({"goal_id": goal_b, "code": "1-1", "number": 1, "title": "海老名の施策"})).await;
+        let initiative_b = created(&app, "/api/v1/initiatives", &admin, json!({"measure_id": measure_b, "code": "1-1-1", "number": 1, "title": "海老名の取組"})).await;
+        let kpi_body = |initiative: i64, code: &str| json!({
+            "initiative_id": initiative, "code": code, "name": format!("指標{code}"), "unit": "件",
+            "baseline": {"value": "10", "year": 2019, "year_type": "fiscal"},
+            "target": {"value": "20", "year": 2026, "year_type": "fiscal"},
+        });
+        let kpi_b = created(&app, "/api/v1/kpis", &admin, kpi_body(initiative_b, "1-1-1-1")).await;
+        let initiative_a = app.json("/api/v1/initiatives?code=1-1-1").await["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|item| item["plan_id"] == plan_a)
+            .map(|item| item["id"].as_i64().unwrap())
+            .expect("plan A's initiative 1-1-1");
+        let kpi_a = created(&app, "/api/v1/kpis", &admin, kpi_body(initiative_a, "1-1-1-90")).await;
+        assert_eq!(app.json(&format!("/api/v1/kpis/{kpi_b}")).await["plan_id"], plan_b);
+        assert_eq!(app.json(&format!("/api/v1/kpis/{kpi_a}")).await["plan_id"], plan_a);
+
+        let admin_of_a = limited_to_plan(&["admin"], json!(plan_a));
+        let editor_of_a = limited_to_plan(&["kpis:write"], json!("atsugi-2"));
+        // Creating in plan B: the new record's plan is known only once it is written.
+        let before = counts(&app).await;
+        let audited = audit_total(&app, &admin).await;
+        assert!(audited >= 6, "the admin's writes above are audited: {audited}");
+        let refused = [
+            ("/api/v1/goals", &admin_of_a, json!({"plan_id": plan_b, "code": "2", "number": 2, "category": "海老名", "title": "越権の基本目標"})),
+            ("/api/v1/measures", &admin_of_a, json!({"goal_id": goal_b, "code": "1-2", "number": 2, "title": "越権の施策"})),
+            ("/api/v1/initiatives", &admin_of_a, json!({"measure_id": measure_b, "code": "1-1-2", "number": 2, "title": "越権の取組"})),
+            ("/api/v1/kpis", &editor_of_a, kpi_body(initiative_b, "1-1-1-2")),
+        ];
+        for (path, token, body) in &refused {
+            let (status, problem) = post(&app, path, token, body).await;
+            assert_eq!(status, 403, "POST {path} in plan B: {problem}");
+            assert!(problem["detail"].as_str().unwrap().contains(&format!("plan {plan_b}")), "{problem}");
+        }
+        assert_eq!(counts(&app).await, before, "nothing was created, nothing entered the change feed");
+        assert_eq!(audit_total(&app, &admin).await, audited, "no audit record of a refused write");
+        // The same tokens create in their own plan.
+        created(&app, "/api/v1/goals", &admin_of_a, json!({"plan_id": plan_a, "code": "92", "number": 9, "category": "厚木", "title": "自市の基本目標"})).await;
+        created(&app, "/api/v1/kpis", &editor_of_a, kpi_body(initiative_a, "1-1-1-91")).await;
+
+        // Results: a new year and a replaced one of plan B's KPI are refused; plan A's are written.
+        let (status, body) = put_result(&app, kpi_b, 2022, &editor_of_a, None, "15").await;
+        assert_eq!(status, 403, "a new result of plan B's KPI: {body}");
+        assert_eq!(app.get(&format!("/api/v1/kpis/{kpi_b}/results/2022")).await.status(), 404, "not written");
+        assert_eq!(put_result(&app, kpi_b, 2023, &admin, None, "16").await.0, 201);
+        let result_b = format!("/api/v1/kpis/{kpi_b}/results/2023");
+        let etag = app.etag(&result_b).await;
+        let (status, body) = put_result(&app, kpi_b, 2023, &editor_of_a, Some(&etag), "99").await;
+        assert_eq!(status, 403, "plan B's result replaced: {body}");
+        assert_eq!(app.etag(&result_b).await, etag, "the result is unchanged");
+        assert_eq!(app.json(&result_b).await["value_text"], "16");
+        let (status, body) = put_result(&app, kpi_a, 2022, &editor_of_a, None, "15").await;
+        assert_eq!(status, 201, "plan A's KPI: {body}");
+        let result_a = format!("/api/v1/kpis/{kpi_a}/results/2022");
+        let etag = app.etag(&result_a).await;
+        assert_eq!(put_result(&app, kpi_a, 2022, &editor_of_a, Some(&etag), "17").await.0, 200);
+        assert_eq!(app.json(&result_a).await["value_text"], "17");
+
+        // Target revisions, under the KPI's current ETag.
+        let path_b = format!("/api/v1/kpis/{kpi_b}");
+        let before_b = app.json(&path_b).await;
+        let etag = app.etag(&path_b).await;
+        let revision = json!({"value": "30", "year": 2026, "reason": "上方修正"});
+        let response = app
+            .send(Method::POST, &format!("{path_b}/target-revisions"), Some(&editor_of_a), Some(&etag), Some(&revision))
+            .await;
+        let problem = assert_problem(response, 403).await;
+        assert!(problem["detail"].as_str().unwrap().contains(&format!("plan {plan_b}")), "{problem}");
+        assert_eq!(app.json(&path_b).await, before_b, "plan B's KPI keeps its target and revisions");
+        let kpi = app.revise_target(&format!("/api/v1/kpis/{kpi_a}"), &editor_of_a, revision).await;
+        assert_eq!(kpi["target"]["value_text"], "30", "{kpi}");
+        assert_eq!(kpi["target_revisions"].as_array().map(Vec::len), Some(1), "{kpi}");
     }
 }
