@@ -14,8 +14,9 @@ pub struct Config {
     #[arg(long, env = "BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
 
-    /// Most database connections the service keeps open.
-    #[arg(long, env = "POOL_SIZE", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=512), global = true)]
+    /// Most pooled database connections, and database threads per HTTP worker (on Postgres one
+    /// more connection, of its own, reads the data version for every read).
+    #[arg(long, env = "POOL_SIZE", default_value_t = 4, value_parser = clap::value_parser!(u32).range(1..=512), global = true)]
     pub pool_size: u32,
 
     /// Seconds a request waits for a database connection before it answers 503.

@@ -11,6 +11,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod linked_data;
+pub mod memory;
 pub mod middleware;
 pub mod notify;
 pub mod openapi;

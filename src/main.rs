@@ -116,6 +116,7 @@ enum TokenCommand {
 }
 
 fn main() -> std::process::ExitCode {
+    strategy_api::memory::limit_arenas();
     let cli = Cli::parse();
     env_logger::Builder::new().parse_filters(&cli.config.log).init();
     match run(cli) {
@@ -235,6 +236,8 @@ fn run(cli: Cli) -> Result<(), Box<dyn std::error::Error>> {
             );
             actix_web::rt::System::new().block_on(async move {
                 let application = Application::build(&config, database)?;
+                // What start-up freed (the seed data, the OpenAPI document's objects) goes back.
+                strategy_api::memory::release_freed();
                 log::info!("listening on http://{} (Swagger UI at /docs/)", config.bind);
                 application.run_until_stopped().await
             })?;
