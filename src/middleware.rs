@@ -18,6 +18,7 @@ use crate::api::records::{etag_of, matches};
 use crate::api::API_BASE;
 use crate::cache::{CachedResponse, ResponseCache};
 use crate::config::Config;
+use crate::db::write::DataVersion;
 use crate::db::Database;
 use crate::error::ApiError;
 
@@ -37,42 +38,100 @@ fn parse_http_date(text: &str) -> Option<NaiveDateTime> {
     DateTime::parse_from_rfc2822(text).ok().map(|time| time.naive_utc())
 }
 
+/// Whether a request is a read that carries the data version's validators and may be kept in the
+/// response cache: the API, the pages, the catalogue, and the OpenAPI document with Swagger UI
+/// (whose large assets are then compressed once rather than on every request).
+fn is_cacheable_read(request: &ServiceRequest) -> bool {
+    let path = request.path();
+    matches!(*request.method(), Method::GET | Method::HEAD)
+        && (path.starts_with(API_BASE)
+            || crate::pages::serves(path)
+            || crate::api::catalog::SERIALISATIONS.contains(&path)
+            || path == crate::openapi::DOCUMENT_PATH
+            || path.starts_with(crate::openapi::SWAGGER_UI_PATH))
+}
+
+/// Marks a response `cached_reads` may keep: a whole 200 answer to an anonymous read.
+#[derive(Clone, Copy)]
+struct Cacheable;
+
+/// Anonymous reads answered from the response cache. This is the outermost layer, so a hit runs
+/// no other middleware: it is the response exactly as it last left the service (compressed as the
+/// client accepts, with its CORS and other headers), kept under the data version read before it
+/// was built and served only while the database is still at that version. Any write on any
+/// instance bumps the version, so a cached response is always what the database holds.
+pub async fn cached_reads(
+    request: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let cache = request
+        .app_data::<web::Data<ResponseCache>>()
+        .filter(|cache| cache.is_enabled())
+        .cloned();
+    let database = request.app_data::<web::Data<Database>>().cloned();
+    let (Some(cache), Some(database)) = (cache, database) else {
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    if !is_cacheable_read(&request) || request.headers().contains_key(header::AUTHORIZATION) {
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    }
+    // A database that cannot say its version cannot answer the read either: 503 now.
+    let version = database.data_version().await?;
+    let key = cache_key(&request);
+    if let Some(hit) = cache.get(&key, version) {
+        // A hit passes the request limits too; one refused goes on to `limits`, which answers it.
+        let admitted = request
+            .app_data::<web::Data<RequestLimits>>()
+            .is_none_or(|limits| limits.admit(&request, true).is_ok());
+        if admitted {
+            let response = Conditions::of(&request).respond(&hit.headers, hit.body.clone(), version.changed_at);
+            return Ok(request.into_response(response));
+        }
+    }
+    request.extensions_mut().insert(version);
+    let response = next.call(request).await?;
+    if !response.response().extensions().contains::<Cacheable>() {
+        return Ok(response.map_into_boxed_body());
+    }
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = body::to_bytes(body)
+        .await
+        .map_err(|_| actix_web::error::ErrorInternalServerError("body"))?;
+    cache.insert(
+        key,
+        CachedResponse {
+            version,
+            headers: head.headers().clone(),
+            body: bytes.clone(),
+        },
+    );
+    Ok(ServiceResponse::new(
+        request,
+        head.set_body(bytes).map_into_boxed_body(),
+    ))
+}
+
 /// Every successful API read gets a strong `ETag` of its bytes and the data set's
 /// `Last-Modified`; `If-None-Match` (or else `If-Modified-Since`) answers 304 without a body.
 /// Both come from the response and the database's data version, so every instance sharing a
-/// database agrees. Anonymous reads are kept in the response cache under the data version read
-/// before the handler ran, and served from it while that version is current: any write on any
-/// instance bumps the version, so a cached response is always what the database holds.
-/// Streamed bodies (CSV of whole collections, exports) pass untouched.
+/// database agrees. Streamed bodies (CSV of whole collections, exports) pass untouched.
 pub async fn conditional_get(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let is_read = matches!(*request.method(), Method::GET | Method::HEAD)
-        && (request.path().starts_with(API_BASE)
-            || crate::pages::serves(request.path())
-            || crate::api::catalog::SERIALISATIONS.contains(&request.path()));
-    if !is_read {
+    if !is_cacheable_read(&request) {
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     }
     let conditions = Conditions::of(&request);
-    // A database that cannot say its version cannot answer the read either: 503 now, not after
-    // a second wait in the handler.
-    let data_version = match request.app_data::<web::Data<Database>>() {
-        Some(database) => Some(database.data_version().await?),
-        None => None,
+    // The version `cached_reads` read for this request, or else read now: a database that cannot
+    // say its version cannot answer the read either (503 now, not after a second wait).
+    let known = request.extensions().get::<DataVersion>().copied();
+    let data_version = match (known, request.app_data::<web::Data<Database>>()) {
+        (Some(version), _) => Some(version),
+        (None, Some(database)) => Some(database.data_version().await?),
+        (None, None) => None,
     };
-    let cache = request
-        .app_data::<web::Data<ResponseCache>>()
-        .filter(|cache| cache.is_enabled() && !conditions.authenticated)
-        .cloned();
-    let cache_key = cache.as_ref().map(|_| cache_key(&request));
-    if let (Some(cache), Some(key), Some(data_version)) = (&cache, &cache_key, data_version) {
-        if let Some(hit) = cache.get(key, data_version) {
-            let response = conditions.respond(&hit.headers, hit.body.clone(), data_version.changed_at);
-            return Ok(request.into_response(response));
-        }
-    }
     let policy = request
         .app_data::<web::Data<CachePolicy>>()
         .map(|policy| *policy.get_ref());
@@ -127,32 +186,25 @@ pub async fn conditional_get(
             headers.insert(header::CACHE_CONTROL, value);
         }
     }
-    let response = conditions.respond(head.headers(), bytes.clone(), changed_at);
-    if let (Some(cache), Some(key), Some(data_version)) = (cache, cache_key, data_version) {
-        cache.insert(
-            key,
-            CachedResponse {
-                version: data_version,
-                headers: head.headers().clone(),
-                body: bytes,
-            },
-        );
+    let mut response = conditions.respond(head.headers(), bytes, changed_at);
+    if response.status() == StatusCode::OK && !conditions.authenticated {
+        response.extensions_mut().insert(Cacheable);
     }
     Ok(ServiceResponse::new(request, response))
 }
 
-/// What makes two reads the same response: the target, the format asked for, and the host
-/// asked (the pages' structured data gives absolute addresses).
+/// What makes two reads the same response: the target, the format asked for, the host asked (the
+/// pages' structured data gives absolute addresses), the encodings accepted and the origin (CORS).
 fn cache_key(request: &ServiceRequest) -> String {
     let target = request.uri().path_and_query().map_or("", |target| target.as_str());
-    let header_bytes = |name| request.headers().get(name).map_or(&b""[..], HeaderValue::as_bytes);
-    let (accept, host) = (header_bytes(header::ACCEPT), header_bytes(header::HOST));
-    let mut key = String::with_capacity(target.len() + 2 + accept.len() + host.len());
+    let parts = [header::ACCEPT, header::HOST, header::ACCEPT_ENCODING, header::ORIGIN]
+        .map(|name| request.headers().get(name).map_or(&b""[..], HeaderValue::as_bytes));
+    let mut key = String::with_capacity(target.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>());
     key.push_str(target);
-    key.push('\n');
-    key.push_str(&String::from_utf8_lossy(accept));
-    key.push('\n');
-    key.push_str(&String::from_utf8_lossy(host));
+    for part in parts {
+        key.push('\n');
+        key.push_str(&String::from_utf8_lossy(part));
+    }
     key
 }
 
@@ -318,6 +370,11 @@ impl RequestLimits {
         }
     }
 
+    /// Whether a request passes the size and rate limits.
+    pub fn admit(&self, request: &ServiceRequest, is_read: bool) -> Result<(), ApiError> {
+        Self::check_size(request).and_then(|()| self.check_rate(request, is_read))
+    }
+
     fn check_size(request: &ServiceRequest) -> Result<(), ApiError> {
         let target = request.path().len() + request.query_string().len();
         if target > MAX_URI_BYTES {
@@ -393,7 +450,7 @@ pub async fn limits(
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     };
     let is_read = matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS);
-    let admitted = match RequestLimits::check_size(&request).and_then(|()| limits.check_rate(&request, is_read)) {
+    let admitted = match limits.admit(&request, is_read) {
         Ok(()) if is_read => Ok(()),
         Ok(()) => limits.buffer_body(&mut request).await,
         Err(error) => Err(error),

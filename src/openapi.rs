@@ -8,6 +8,11 @@ use utoipa_actix_web::AppExt;
 
 use crate::error::{responses, FieldError, Problem};
 
+/// Where the document is served.
+pub const DOCUMENT_PATH: &str = "/openapi.json";
+/// Where Swagger UI is served.
+pub const SWAGGER_UI_PATH: &str = "/docs/";
+
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use actix_web::dev::{ResourceDef, Server, ServiceResponse};
 use actix_web::http::{header, Method};
-use actix_web::middleware::{from_fn, Compress, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::middleware::{
+    from_fn, Compress, Condition, DefaultHeaders, ErrorHandlerResponse, ErrorHandlers, Logger,
+};
 use actix_web::{web, App, HttpRequest, HttpServer};
 use utoipa_actix_web::AppExt;
 use utoipa_swagger_ui::{Config as SwaggerConfig, SwaggerUi};
@@ -73,6 +75,7 @@ impl Application {
         let cors_config = config.clone();
         let request_limits = web::Data::new(RequestLimits::from_config(config));
         let public_base_url = web::Data::new(crate::api::PublicBaseUrl(config.public_base_url.clone()));
+        let access_log = log::log_enabled!(target: "actix_web::middleware::logger", log::Level::Info);
         let mut server = HttpServer::new(move || {
             App::new()
                 .wrap(from_fn(middleware::head_as_get))
@@ -81,8 +84,11 @@ impl Application {
                 .wrap(from_fn(middleware::limits))
                 .wrap(middleware::cors(&cors_config))
                 .wrap(DefaultHeaders::new().add((header::X_CONTENT_TYPE_OPTIONS, "nosniff")))
-                .wrap(Logger::new(r#"%a "%r" %s %b %Dms"#))
                 .wrap(Compress::default())
+                .wrap(from_fn(middleware::cached_reads))
+                // The access log, outermost so it sees cache hits too; not even built when its
+                // level is off (rendering it costs every request).
+                .wrap(Condition::new(access_log, Logger::new(r#"%a "%r" %s %b %Dms"#)))
                 .app_data(database.clone())
                 .app_data(streams.clone())
                 .app_data(routes.clone())
@@ -114,9 +120,12 @@ impl Application {
                 .configure(api::configure)
                 .into_app()
                 .configure(pages::configure)
-                .route("/openapi.json", web::get().to(serve_openapi))
+                .route(openapi::DOCUMENT_PATH, web::get().to(serve_openapi))
                 .app_data(web::Data::new(OpenApiJson(openapi_json.clone())))
-                .service(SwaggerUi::new("/docs/{_:.*}").config(SwaggerConfig::from("/openapi.json")))
+                .service(
+                    SwaggerUi::new(format!("{}{{_:.*}}", openapi::SWAGGER_UI_PATH))
+                        .config(SwaggerConfig::from(openapi::DOCUMENT_PATH)),
+                )
                 .default_service(web::to(no_route))
         })
         .client_request_timeout(Duration::from_secs(config.client_timeout_secs))

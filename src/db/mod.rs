@@ -12,6 +12,7 @@ pub mod revisions;
 pub mod schema;
 pub mod seed;
 pub mod synthetic;
+mod version_probe;
 pub mod webhooks;
 pub mod write;
 
@@ -25,6 +26,7 @@ use diesel::{Connection, PgConnection, SqliteConnection};
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 
 use crate::error::ApiError;
+use version_probe::VersionProbe;
 use write::DataVersion;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -165,8 +167,8 @@ impl Drop for RequestClaim {
 pub struct Database {
     pool: DbPool,
     backend: Backend,
-    /// SQLite connections that only read the data version, on the calling thread (see `data_version`).
-    version_readers: Arc<Mutex<Vec<DbConnection>>>,
+    /// How reads learn the data version (see `data_version`).
+    version_probe: Arc<VersionProbe>,
     /// This instance's SQLite writers take turns here (see `write`).
     write_turn: Arc<tokio::sync::Mutex<()>>,
     /// Counts the writes this instance commits, for what waits on them (the webhook workers).
@@ -232,8 +234,8 @@ impl Database {
             });
         Database {
             pool,
+            version_probe: Arc::new(VersionProbe::new(&backend)),
             backend,
-            version_readers: Arc::default(),
             write_turn: Arc::default(),
             commits: Arc::default(),
         }
@@ -317,30 +319,16 @@ impl Database {
     }
 
     /// The current data version, which every read asks for (to validate the response cache and
-    /// for `Last-Modified`). On SQLite it is read right here on the async worker: one row from a
-    /// page in memory, on a connection that never waits for a lock (`busy_timeout = 0`), costs a
-    /// few microseconds, far less than a trip to the blocking pool. Whatever goes wrong there
-    /// (busy, unreadable, on Postgres always) takes the pool instead.
+    /// for `Last-Modified`), never older than the call (`version_probe`). Should SQLite's reader be
+    /// busy or unreadable, the pool reads it instead.
     pub async fn data_version(&self) -> Result<DataVersion, ApiError> {
-        match self.data_version_here() {
-            Some(version) => Ok(version),
-            None => self.run(write::data_version).await,
+        match self.version_probe.as_ref() {
+            VersionProbe::Sqlite(readers) => match readers.read() {
+                Some(version) => Ok(version),
+                None => self.run(write::data_version).await,
+            },
+            VersionProbe::Postgres(query) => query.read(self.pool.connection_timeout()).await,
         }
-    }
-
-    fn data_version_here(&self) -> Option<DataVersion> {
-        let Backend::Sqlite { path } = &self.backend else {
-            return None;
-        };
-        let idle = self.version_readers.lock().ok()?.pop();
-        // At most one per worker thread is ever in use, so the list stays that short.
-        let mut conn = match idle {
-            Some(conn) => conn,
-            None => open_version_reader(path)?,
-        };
-        let version = write::data_version(&mut conn).ok();
-        self.version_readers.lock().ok()?.push(conn);
-        version
     }
 
     /// The same, for commands that run outside the HTTP server.
@@ -361,13 +349,6 @@ impl Database {
         };
         self.run_blocking(work)
     }
-}
-
-fn open_version_reader(path: &str) -> Option<DbConnection> {
-    let mut conn = SqliteConnection::establish(path).ok()?;
-    conn.batch_execute("PRAGMA busy_timeout = 0; PRAGMA query_only = 1;")
-        .ok()?;
-    Some(DbConnection::Sqlite(conn))
 }
 
 /// Applies pending migrations of the connection's backend. On Postgres an advisory lock keeps

@@ -77,6 +77,35 @@ async fn reads_can_be_rate_limited_too() {
     );
 }
 
+/// A read the response cache answers counts against the client's rate like any other, and its
+/// refusal is the usual problem with the usual headers.
+#[tokio::test]
+async fn cached_reads_are_rate_limited_too() {
+    let app = spawn_tuned_app_on(&seeded_database(Backend::Sqlite), |config| config.read_rate_limit = 1).await;
+    let mut statuses = Vec::new();
+    for _ in 0..4 {
+        let response = app
+            .client
+            .get(app.url("/api/v1/goals/1"))
+            .header("Origin", "https://opendata.example")
+            .send()
+            .await
+            .unwrap();
+        statuses.push(response.status().as_u16());
+        if response.status() == 429 {
+            assert_eq!(response.headers()["content-type"], "application/problem+json");
+            assert_eq!(
+                response.headers()["access-control-allow-origin"],
+                "https://opendata.example"
+            );
+            assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+            assert!(response.headers().contains_key("retry-after"));
+        }
+    }
+    // A burst of two, then refused, although the second and later reads are in the cache.
+    assert_eq!(statuses, [200, 200, 429, 429]);
+}
+
 on_both_backends! {
     /// A request target or headers beyond the limits are refused with a problem, not cut or crashed.
     async fn oversized_targets_and_headers_are_refused(backend) {
