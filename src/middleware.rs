@@ -51,6 +51,9 @@ fn is_cacheable_read(request: &ServiceRequest) -> bool {
             || path.starts_with(crate::openapi::SWAGGER_UI_PATH))
 }
 
+/// Why `cached_reads` could not read the data version, for `conditional_get` to answer.
+struct VersionUnavailable(ApiError);
+
 /// Marks a response `cached_reads` may keep: a whole 200 answer to an anonymous read.
 #[derive(Clone, Copy)]
 struct Cacheable;
@@ -75,9 +78,18 @@ pub async fn cached_reads(
     if !is_cacheable_read(&request) || request.headers().contains_key(header::AUTHORIZATION) {
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     }
-    // A database that cannot say its version cannot answer the read either: 503 now.
-    let version = database.data_version().await?;
-    let key = cache_key(&request);
+    let Some(key) = cache_key(&request) else {
+        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    // A database that cannot say its version cannot answer the read either: `conditional_get`
+    // answers that inside the other layers (CORS, the access log), without a second wait.
+    let version = match database.data_version().await {
+        Ok(version) => version,
+        Err(error) => {
+            request.extensions_mut().insert(VersionUnavailable(error));
+            return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
+        }
+    };
     if let Some(hit) = cache.get(&key, version) {
         // A hit passes the request limits too; one refused goes on to `limits`, which answers it.
         let admitted = request
@@ -126,6 +138,9 @@ pub async fn conditional_get(
     let conditions = Conditions::of(&request);
     // The version `cached_reads` read for this request, or else read now: a database that cannot
     // say its version cannot answer the read either (503 now, not after a second wait).
+    if let Some(VersionUnavailable(error)) = request.extensions_mut().remove::<VersionUnavailable>() {
+        return Err(error.into());
+    }
     let known = request.extensions().get::<DataVersion>().copied();
     let data_version = match (known, request.app_data::<web::Data<Database>>()) {
         (Some(version), _) => Some(version),
@@ -193,19 +208,36 @@ pub async fn conditional_get(
     Ok(ServiceResponse::new(request, response))
 }
 
-/// What makes two reads the same response: the target, the format asked for, the host asked (the
-/// pages' structured data gives absolute addresses), the encodings accepted and the origin (CORS).
-fn cache_key(request: &ServiceRequest) -> String {
-    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
-    let parts = [header::ACCEPT, header::HOST, header::ACCEPT_ENCODING, header::ORIGIN]
-        .map(|name| request.headers().get(name).map_or(&b""[..], HeaderValue::as_bytes));
-    let mut key = String::with_capacity(target.len() + parts.iter().map(|part| part.len() + 1).sum::<usize>());
-    key.push_str(target);
-    for part in parts {
-        key.push('\n');
-        key.push_str(&String::from_utf8_lossy(part));
+/// The request headers a response depends on besides its target: the format asked for, the host
+/// asked (the pages' structured data gives absolute addresses), the encodings accepted and the
+/// origin (CORS).
+const KEYED_HEADERS: [header::HeaderName; 4] = [header::ACCEPT, header::HOST, header::ACCEPT_ENCODING, header::ORIGIN];
+
+/// What makes two reads the same response, or None for a read the key cannot tell apart from
+/// another: a keyed header sent twice or not UTF-8 (`Compress` reads every `Accept-Encoding`), or
+/// a CORS preflight's header on a plain read (`Vary` names them).
+fn cache_key(request: &ServiceRequest) -> Option<String> {
+    let headers = request.headers();
+    if headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+        || headers.contains_key(header::ACCESS_CONTROL_REQUEST_HEADERS)
+    {
+        return None;
     }
-    key
+    let target = request.uri().path_and_query().map_or("", |target| target.as_str());
+    let mut key = String::with_capacity(target.len() + 64);
+    key.push_str(target);
+    for name in KEYED_HEADERS {
+        let mut values = headers.get_all(&name);
+        let value = values
+            .next()
+            .map_or(Ok(""), |value| std::str::from_utf8(value.as_bytes()));
+        if values.next().is_some() {
+            return None;
+        }
+        key.push('\n');
+        key.push_str(value.ok()?);
+    }
+    Some(key)
 }
 
 /// A read's preconditions, and whether it carries a token.
@@ -292,9 +324,11 @@ pub fn cors(config: &Config) -> Cors {
     let any_reader = read.iter().any(|origin| origin == "*");
     Cors::default()
         .allowed_origin_fn(move |origin, head| {
-            let method = head
-                .headers()
-                .get(header::ACCESS_CONTROL_REQUEST_METHOD)
+            // A preflight (OPTIONS) is judged by the method it asks about; any other request by its own.
+            let asked = (head.method == Method::OPTIONS)
+                .then(|| head.headers().get(header::ACCESS_CONTROL_REQUEST_METHOD))
+                .flatten();
+            let method = asked
                 .and_then(|value| value.to_str().ok())
                 .map(str::to_string)
                 .unwrap_or_else(|| head.method.to_string());

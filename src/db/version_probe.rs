@@ -111,14 +111,22 @@ impl SharedQuery {
         let (sender, answer) = oneshot::channel();
         {
             let mut state = self.shared.lock();
+            if state.waiting.len() >= 4096 {
+                // A query that hangs: readers who gave up are forgotten rather than kept.
+                state.waiting.retain(|waiting| !waiting.is_closed());
+            }
             state.waiting.push(sender);
             if !state.started {
-                state.started = true;
                 let (shared, backend) = (self.shared.clone(), self.backend.clone());
-                std::thread::Builder::new()
+                let spawned = std::thread::Builder::new()
                     .name("data-version".into())
-                    .spawn(move || serve(&shared, &backend))
-                    .map_err(|error| ApiError::Unavailable(format!("no version thread: {error}")))?;
+                    .spawn(move || serve(&shared, &backend));
+                if let Err(error) = spawned {
+                    // The next read tries again; this one is told why it cannot be answered.
+                    state.waiting.pop();
+                    return Err(ApiError::Unavailable(format!("no version thread: {error}")));
+                }
+                state.started = true;
             } else if state.idle {
                 state.idle = false;
                 self.shared.wake.notify_one();
@@ -167,10 +175,14 @@ fn serve(shared: &Shared, backend: &Backend) {
             std::mem::take(&mut state.waiting)
         };
         last_sent = Some(Instant::now());
-        let answer = query(&mut conn, backend);
-        if answer.is_err() {
-            // A broken connection is opened again for the next query.
-            conn = None;
+        let mut answer = query(&mut conn, backend);
+        if answer.is_err() && conn.take().is_some() {
+            // The connection may have died since its last query (a database restart): one more try
+            // on a new one, sent later still, so the answer stays exact.
+            answer = query(&mut conn, backend);
+            if answer.is_err() {
+                conn = None;
+            }
         }
         for reader in readers {
             // A reader that gave up (timed out, its client gone) no longer listens.

@@ -226,6 +226,18 @@ on_both_backends! {
                 assert!(first.2 == reference.2, "{path} {headers:?}: first read, the body differs");
                 assert!(again.2 == reference.2, "{path} {headers:?}: read again, the body differs");
             }
+            // Reads the key cannot tell apart are answered but not kept: two Accept-Encoding headers
+            // (compressed with the better of both), a preflight's header on a plain read. Neither
+            // changes what the next client gets.
+            let both = exchange(&cached, path, &[("accept-encoding", "gzip"), ("accept-encoding", "br")]).await;
+            assert_eq!(both.1["content-encoding"], "br", "{path}");
+            let gzip = exchange(&cached, path, &[("accept-encoding", "gzip")]).await;
+            assert_eq!(gzip, exchange(&uncached, path, &[("accept-encoding", "gzip")]).await, "{path}");
+            let origin = ("origin", "https://opendata.example");
+            let asking = exchange(&cached, path, &[origin, ("access-control-request-method", "POST")]).await;
+            assert_eq!(asking.1["access-control-allow-origin"], origin.1, "{path}: a GET is judged as a GET");
+            let browser = exchange(&cached, path, &[origin]).await;
+            assert_eq!(browser, exchange(&uncached, path, &[origin]).await, "{path}");
             // Each variant is its own entry: a plain read after the compressed ones is not compressed.
             let plain = exchange(&cached, path, &[]).await;
             assert!(!plain.1.contains_key("content-encoding"), "{path}: {:?}", plain.1);
