@@ -67,18 +67,13 @@ pub async fn cached_reads(
     request: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let cache = request
+    let keyed = request
         .app_data::<web::Data<ResponseCache>>()
         .filter(|cache| cache.is_enabled())
-        .cloned();
-    let database = request.app_data::<web::Data<Database>>().cloned();
-    let (Some(cache), Some(database)) = (cache, database) else {
-        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    if !is_cacheable_read(&request) || request.headers().contains_key(header::AUTHORIZATION) {
-        return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
-    }
-    let Some(key) = cache_key(&request) else {
+        .zip(request.app_data::<web::Data<Database>>())
+        .filter(|_| is_cacheable_read(&request) && !request.headers().contains_key(header::AUTHORIZATION))
+        .and_then(|(cache, database)| Some((cache.clone(), database.clone(), cache_key(&request)?)));
+    let Some((cache, database, key)) = keyed else {
         return next.call(request).await.map(ServiceResponse::map_into_boxed_body);
     };
     // A database that cannot say its version cannot answer the read either: `conditional_get`
@@ -141,8 +136,10 @@ pub async fn conditional_get(
     if let Some(VersionUnavailable(error)) = request.extensions_mut().remove::<VersionUnavailable>() {
         return Err(error.into());
     }
+    // An authenticated read has no Last-Modified (below), so it needs no version.
     let known = request.extensions().get::<DataVersion>().copied();
     let data_version = match (known, request.app_data::<web::Data<Database>>()) {
+        _ if conditions.authenticated => None,
         (Some(version), _) => Some(version),
         (None, Some(database)) => Some(database.data_version().await?),
         (None, None) => None,
@@ -182,9 +179,7 @@ pub async fn conditional_get(
     );
     // The data set's time says when a public read last changed; an authenticated read (webhook
     // subscriptions, whose deliveries change without a new data version) is judged by its ETag alone.
-    let changed_at = data_version
-        .filter(|_| !conditions.authenticated)
-        .map(|version| version.changed_at);
+    let changed_at = data_version.map(|version| version.changed_at);
     if let Some(changed_at) = changed_at {
         if let Ok(value) = HeaderValue::from_str(&http_date(changed_at)) {
             headers.insert(header::LAST_MODIFIED, value);
